@@ -1,0 +1,362 @@
+#include "common/baseline/baseline.h"
+
+#include <algorithm>
+
+#include "common/base/escape.h"
+#include "common/base/file_io.h"
+#include "common/base/strings.h"
+
+namespace driftwatch::baseline {
+
+using model::Attr;
+using model::bit;
+
+namespace {
+
+constexpr size_t kMaxBaselineBytes = size_t{1} << 30;
+constexpr std::string_view kHeaderComment =
+    "# driftwatch baseline: the approved actual state of the files that the policy takes from a\n"
+    "# baseline. Record it with `driftwatch-agent baseline`, amend it with `driftwatch-agent "
+    "accept`.\n"
+    "# One entry per line, sorted; fields are separated by tabs; see docs/baseline.md.\n";
+
+bool pathLess(const BaselineEntry& a, std::string_view b) {
+  return a.path < b;
+}
+
+class BaselineParser {
+ public:
+  explicit BaselineParser(std::string_view fileName) : file_(fileName) {}
+
+  Result<Baseline> parse(std::string_view text) {
+    int lineNo = 0;
+    bool sawFormat = false;
+    size_t start = 0;
+    while (start < text.size()) {
+      size_t end = text.find('\n', start);
+      if (end == std::string_view::npos) end = text.size();
+      std::string_view line = text.substr(start, end - start);
+      start = end + 1;
+      ++lineNo;
+      if (line.ends_with('\r')) line.remove_suffix(1);
+      if (line.empty() || line.front() == '#') continue;
+      Status s = line.front() == '@' ? header(line, lineNo, sawFormat) : entry(line, lineNo);
+      if (!s.ok()) return std::move(s).takeError();
+      if (!sawFormat) {
+        return fail(lineNo, 1,
+                    "the first line must be '@format<TAB>1' (is this a driftwatch baseline?)");
+      }
+    }
+    if (!sawFormat)
+      return fail(std::max(lineNo, 1), 1, "not a driftwatch baseline: no '@format' line");
+    std::sort(baseline_.entries.begin(), baseline_.entries.end(),
+              [](const BaselineEntry& a, const BaselineEntry& b) { return a.path < b.path; });
+    for (size_t i = 1; i < baseline_.entries.size(); ++i) {
+      if (baseline_.entries[i].path == baseline_.entries[i - 1].path) {
+        const auto& dup = baseline_.entries[i];
+        const auto& first = baseline_.entries[i - 1];
+        return fail(std::max(dup.line, first.line), 1,
+                    "file:" + escapeBytes(dup.path) + " is listed twice (also on line " +
+                        std::to_string(std::min(dup.line, first.line)) + ")");
+      }
+    }
+    return std::move(baseline_);
+  }
+
+ private:
+  Error fail(int line, size_t column, std::string message) const {
+    return makeError(ErrorCode::kInvalidInput, std::move(message),
+                     file_ + ":" + std::to_string(line) + ":" + std::to_string(column));
+  }
+
+  struct Field {
+    std::string_view text;
+    size_t column;  // 1-based
+  };
+
+  static std::vector<Field> fields(std::string_view line) {
+    std::vector<Field> out;
+    size_t column = 1;
+    for (const auto part : split(line, '\t')) {
+      out.push_back({part, column});
+      column += part.size() + 1;
+    }
+    return out;
+  }
+
+  Result<std::string> unescapeField(const Field& f, int line) const {
+    auto raw = unescapeBytes(f.text);
+    if (!raw.ok()) return fail(line, f.column, raw.error().message);
+    return raw;
+  }
+
+  Status header(std::string_view line, int lineNo, bool& sawFormat) {
+    const auto f = fields(line);
+    const std::string_view key = f[0].text;
+    const auto need = [&](size_t n, std::string_view shape) -> Status {
+      if (f.size() != n) {
+        return fail(lineNo, 1,
+                    "'" + std::string(key) + "' takes " + std::string(shape) + " (tab-separated)");
+      }
+      return {};
+    };
+    if (key == "@format") {
+      if (auto s = need(2, "one value: 1"); !s.ok()) return s;
+      if (f[1].text != "1") {
+        return fail(lineNo, f[1].column,
+                    "format '" + escapeBytes(f[1].text) +
+                        "' is not supported; this driftwatch reads format 1 (upgrade driftwatch)");
+      }
+      if (sawFormat) return fail(lineNo, 1, "a second '@format' line");
+      sawFormat = true;
+      return {};
+    }
+    if (!sawFormat) return {};  // reported by the caller
+    if (key == "@policy") {
+      if (auto s = need(2, "the policy name"); !s.ok()) return s;
+      auto v = unescapeField(f[1], lineNo);
+      if (!v.ok()) return v.error();
+      baseline_.policy = std::move(v).value();
+      return {};
+    }
+    if (key == "@recorded") {
+      if (auto s = need(4, "TIME, USER and HOST"); !s.ok()) return s;
+      std::string* out[] = {&baseline_.recordedAt, &baseline_.recordedBy, &baseline_.recordedOn};
+      for (size_t i = 0; i < 3; ++i) {
+        auto v = unescapeField(f[i + 1], lineNo);
+        if (!v.ok()) return v.error();
+        *out[i] = std::move(v).value();
+      }
+      return {};
+    }
+    if (key == "@accept") {
+      if (f.size() < 6) {
+        return fail(lineNo, 1,
+                    "'@accept' takes TIME, USER, HOST, REASON and one or more resources");
+      }
+      AcceptRecord record;
+      std::string* out[] = {&record.time, &record.user, &record.host, &record.reason};
+      for (size_t i = 0; i < 4; ++i) {
+        auto v = unescapeField(f[i + 1], lineNo);
+        if (!v.ok()) return v.error();
+        *out[i] = std::move(v).value();
+      }
+      for (size_t i = 5; i < f.size(); ++i) {
+        auto id = model::ResourceId::parse(f[i].text);
+        if (!id.ok()) return fail(lineNo, f[i].column, id.error().describe());
+        record.resources.push_back(std::move(id).value());
+      }
+      baseline_.accepts.push_back(std::move(record));
+      return {};
+    }
+    return fail(
+        lineNo, 1,
+        "unknown header '" + escapeBytes(key) + "' (known: @format, @policy, @recorded, @accept)");
+  }
+
+  Status entry(std::string_view line, int lineNo) {
+    const auto f = fields(line);
+    auto id = model::ResourceId::parse(f[0].text);
+    if (!id.ok()) return fail(lineNo, 1, id.error().describe());
+    if (id->kind != model::ResourceKind::kFile) {
+      return fail(lineNo, 1, "only file entries can be in a baseline (format 1)");
+    }
+    if (id->name.empty() || id->name.front() != '/') {
+      return fail(lineNo, 1, "a file entry needs an absolute path (file:/...)");
+    }
+    BaselineEntry e;
+    e.path = std::move(id->name);
+    e.line = lineNo;
+    for (size_t i = 1; i < f.size(); ++i) {
+      if (auto s = attribute(e.attrs, f[i], lineNo); !s.ok()) return s;
+    }
+    if (!model::has(e.attrs.mask, Attr::kType) &&
+        (model::has(e.attrs.mask, Attr::kSha256) || model::has(e.attrs.mask, Attr::kTarget))) {
+      // Without the type the compare engine cannot tell a missing hash from a changed type.
+      return fail(lineNo, 1, "an entry with sha256 or target must also record its type");
+    }
+    baseline_.entries.push_back(std::move(e));
+    return {};
+  }
+
+  Status attribute(model::FileAttrs& attrs, const Field& field, int lineNo) {
+    const size_t eq = field.text.find('=');
+    if (eq == std::string_view::npos) {
+      return fail(lineNo, field.column,
+                  "expected NAME=VALUE, found '" + escapeBytes(field.text) + "'");
+    }
+    const std::string_view name = field.text.substr(0, eq);
+    const std::string_view value = field.text.substr(eq + 1);
+    const size_t valueColumn = field.column + eq + 1;
+    const auto attr = model::parseAttrName(model::ResourceKind::kFile, name);
+    if (!attr || *attr == Attr::kContent) {
+      return fail(lineNo, field.column,
+                  "unknown attribute '" + escapeBytes(name) +
+                      "' (known: type, mode, owner, group, size, sha256, target)");
+    }
+    if (model::has(attrs.mask, *attr)) {
+      return fail(lineNo, field.column, "'" + std::string(name) + "' is given twice");
+    }
+    const auto bad = [&](std::string_view shape) {
+      return fail(lineNo, valueColumn,
+                  std::string(name) + " '" + escapeBytes(value) + "' is not valid: expected " +
+                      std::string(shape));
+    };
+    unsigned long long number = 0;
+    switch (*attr) {
+      case Attr::kType: {
+        const auto t = model::parseFileType(value);
+        if (!t) return bad("file, dir, symlink, fifo, socket or device");
+        attrs.type = *t;
+        break;
+      }
+      case Attr::kMode: {
+        const auto m = model::parseMode(value);
+        if (!m || value.size() != 4) return bad("four octal digits like 0644");
+        attrs.mode = *m;
+        break;
+      }
+      case Attr::kOwner:
+      case Attr::kGroup:
+        if (!parseUnsigned(value, number) || number >= 0xffffffffULL) return bad("a numeric id");
+        (*attr == Attr::kOwner ? attrs.uid : attrs.gid) = static_cast<uint32_t>(number);
+        break;
+      case Attr::kSize:
+        if (!parseUnsigned(value, number)) return bad("a size in bytes");
+        attrs.size = number;
+        break;
+      case Attr::kSha256: {
+        const auto d = sha256FromHex(value);
+        if (!d) return bad("64 hexadecimal digits");
+        attrs.sha256 = *d;
+        break;
+      }
+      case Attr::kTarget: {
+        auto raw = unescapeBytes(value);
+        if (!raw.ok()) return fail(lineNo, valueColumn, raw.error().message);
+        if (raw->empty()) return bad("a non-empty symlink target");
+        attrs.target = std::move(raw).value();
+        break;
+      }
+      default:
+        return bad("a file attribute");
+    }
+    attrs.mask |= bit(*attr);
+    return {};
+  }
+
+  std::string file_;
+  Baseline baseline_;
+};
+
+}  // namespace
+
+const BaselineEntry* Baseline::find(std::string_view path) const {
+  const auto it = std::lower_bound(entries.begin(), entries.end(), path, pathLess);
+  return it != entries.end() && it->path == path ? &*it : nullptr;
+}
+
+BaselineEntry* Baseline::find(std::string_view path) {
+  const auto it = std::lower_bound(entries.begin(), entries.end(), path, pathLess);
+  return it != entries.end() && it->path == path ? &*it : nullptr;
+}
+
+std::span<const BaselineEntry> Baseline::below(std::string_view root) const {
+  // Everything below root shares the prefix root + "/", so it is contiguous in byte order.
+  std::string prefix(root);
+  if (prefix != "/") prefix += '/';
+  const auto first =
+      std::lower_bound(entries.begin(), entries.end(), std::string_view(prefix), pathLess);
+  // The first path past the prefix: the same prefix with its final '/' bumped to '0'.
+  std::string limit = prefix;
+  limit.back() = static_cast<char>('/' + 1);
+  const auto last = std::lower_bound(first, entries.end(), std::string_view(limit), pathLess);
+  return {entries.data() + (first - entries.begin()), static_cast<size_t>(last - first)};
+}
+
+void Baseline::upsert(BaselineEntry entry) {
+  const auto it =
+      std::lower_bound(entries.begin(), entries.end(), std::string_view(entry.path), pathLess);
+  if (it != entries.end() && it->path == entry.path) {
+    *it = std::move(entry);
+  } else {
+    entries.insert(it, std::move(entry));
+  }
+}
+
+bool Baseline::erase(std::string_view path) {
+  const auto it = std::lower_bound(entries.begin(), entries.end(), path, pathLess);
+  if (it == entries.end() || it->path != path) return false;
+  entries.erase(it);
+  return true;
+}
+
+void Baseline::sortEntries() {
+  std::sort(entries.begin(), entries.end(),
+            [](const BaselineEntry& a, const BaselineEntry& b) { return a.path < b.path; });
+}
+
+std::string formatFileAttrs(const model::FileAttrs& attrs) {
+  std::string out;
+  const auto add = [&](Attr a, const std::string& value) {
+    if (!model::has(attrs.mask, a)) return;
+    if (!out.empty()) out += '\t';
+    out += model::attrName(a);
+    out += '=';
+    out += value;
+  };
+  add(Attr::kType, std::string(model::fileTypeName(attrs.type)));
+  add(Attr::kMode, model::formatMode(attrs.mode));
+  add(Attr::kOwner, std::to_string(attrs.uid));
+  add(Attr::kGroup, std::to_string(attrs.gid));
+  add(Attr::kSize, std::to_string(attrs.size));
+  if (model::has(attrs.mask, Attr::kSha256)) add(Attr::kSha256, toHex(attrs.sha256));
+  if (model::has(attrs.mask, Attr::kTarget)) add(Attr::kTarget, escapeBytes(attrs.target));
+  return out;
+}
+
+Result<Baseline> parseBaseline(std::string_view text, std::string_view fileName) {
+  BaselineParser parser(fileName);
+  return parser.parse(text);
+}
+
+Result<Baseline> loadBaseline(const std::string& path) {
+  auto text = readRegularFile(path, kMaxBaselineBytes, "baseline");
+  if (!text.ok()) return text.error();
+  return parseBaseline(*text, path);
+}
+
+std::string serializeBaseline(const Baseline& baseline) {
+  std::string out(kHeaderComment);
+  out += "@format\t1\n";
+  out += "@policy\t" + escapeBytes(baseline.policy) + "\n";
+  if (!baseline.recordedAt.empty()) {
+    out += "@recorded\t" + escapeBytes(baseline.recordedAt) + "\t" +
+           escapeBytes(baseline.recordedBy) + "\t" + escapeBytes(baseline.recordedOn) + "\n";
+  }
+  for (const AcceptRecord& a : baseline.accepts) {
+    out += "@accept\t" + escapeBytes(a.time) + "\t" + escapeBytes(a.user) + "\t" +
+           escapeBytes(a.host) + "\t" + escapeBytes(a.reason);
+    for (const auto& id : a.resources)
+      out += "\t" + id.str();
+    out += "\n";
+  }
+  out.reserve(out.size() + baseline.entries.size() * 160);
+  for (const BaselineEntry& e : baseline.entries) {
+    out += "file:";
+    out += escapeBytes(e.path);
+    const std::string attrs = formatFileAttrs(e.attrs);
+    if (!attrs.empty()) {
+      out += '\t';
+      out += attrs;
+    }
+    out += '\n';
+  }
+  return out;
+}
+
+Status saveBaseline(const std::string& path, const Baseline& baseline) {
+  return writeFileAtomically(path, serializeBaseline(baseline));
+}
+
+}  // namespace driftwatch::baseline
