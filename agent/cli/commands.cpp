@@ -1,0 +1,167 @@
+#include "agent/cli/commands.h"
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+
+#include <unistd.h>
+
+#include "agent/check/check_runner.h"
+#include "agent/cli/progress_line.h"
+#include "agent/report/report_format.h"
+#include "common/base/escape.h"
+#include "common/base/time.h"
+#include "common/baseline/baseline.h"
+#include "common/policy/policy.h"
+
+namespace driftwatch::agent {
+namespace {
+
+int fail(const Error& error) {
+  std::cerr << "driftwatch-agent: error: " << error.describe() << "\n";
+  return kExitError;
+}
+
+void warn(const std::string& message) {
+  std::cerr << "driftwatch-agent: warning: " << message << "\n";
+}
+
+bool colorWanted() {
+  const char* noColor = std::getenv("NO_COLOR");
+  if (noColor != nullptr && *noColor != '\0') return false;  // https://no-color.org
+  const char* term = std::getenv("TERM");
+  if (term != nullptr && std::string_view(term) == "dumb") return false;
+  return ::isatty(STDOUT_FILENO) == 1;
+}
+
+struct Loaded {
+  policy::Policy policy;
+  RootFs root;
+};
+
+Result<Loaded> load(const ScanArgs& args) {
+  auto policy = policy::loadPolicy(args.policy);
+  if (!policy.ok()) return policy.error();
+  auto root = RootFs::open(args.root);
+  if (!root.ok()) return root.error();
+  return Loaded{std::move(policy).value(), std::move(root).value()};
+}
+
+ScanOptions scanOptions(const ScanArgs& args, ScanProgress& progress) {
+  ScanOptions options;
+  options.threads = args.threads;
+  options.progress = &progress;
+  return options;
+}
+
+bool progressWanted() {
+  return ::isatty(STDERR_FILENO) == 1;
+}
+
+}  // namespace
+
+int runCheckCommand(const CheckArgs& args) {
+  if (args.format != "text" && args.format != "json") {
+    return fail(makeError(ErrorCode::kInvalidInput,
+                          "unknown format '" + args.format + "' (use text or json)", "--format"));
+  }
+  auto loaded = load(args.scan);
+  if (!loaded.ok()) return fail(loaded.error());
+  std::optional<baseline::Baseline> base;
+  if (!args.baseline.empty()) {
+    auto b = baseline::loadBaseline(args.baseline);
+    if (!b.ok()) return fail(b.error());
+    base = std::move(b).value();
+  }
+  if (auto s = validateBaselineFor(loaded->policy, base ? &*base : nullptr, args.baseline);
+      !s.ok()) {
+    return fail(s.error());
+  }
+  ScanProgress progress;
+  Result<CheckReport> report = makeError(ErrorCode::kInternal, "not run");
+  {
+    ProgressLine line(progress, progressWanted());
+    report = runCheck(loaded->policy, base ? &*base : nullptr, loaded->root,
+                      scanOptions(args.scan, progress));
+  }
+  if (!report.ok()) return fail(report.error());
+  for (const auto& w : report->warnings)
+    warn(w);
+  if (args.format == "json") {
+    std::cout << renderJson(*report);
+  } else {
+    std::cout << renderText(*report, TextStyle{colorWanted()});
+  }
+  std::cout.flush();
+  if (!std::cout) return fail(makeError(ErrorCode::kIo, "cannot write the report", "stdout"));
+  return report->drift.empty() ? kExitOk : kExitDrift;
+}
+
+int runBaselineCommand(const BaselineArgs& args) {
+  auto loaded = load(args.scan);
+  if (!loaded.ok()) return fail(loaded.error());
+  ScanProgress progress;
+  Result<baseline::Baseline> recorded = makeError(ErrorCode::kInternal, "not run");
+  {
+    ProgressLine line(progress, progressWanted());
+    recorded = recordBaseline(loaded->policy, loaded->root, scanOptions(args.scan, progress));
+  }
+  if (!recorded.ok()) return fail(recorded.error());
+  if (auto s = baseline::saveBaseline(args.out, *recorded); !s.ok()) return fail(s.error());
+  std::cout << "Recorded " << recorded->entries.size() << " entries for policy "
+            << loaded->policy.name << " into " << escapeBytes(args.out) << ".\n";
+  return kExitOk;
+}
+
+int runAcceptCommand(const AcceptArgs& args) {
+  if (args.reason.find_first_not_of(" \t\n") == std::string::npos) {
+    return fail(makeError(ErrorCode::kInvalidInput,
+                          "give the reason for the change (it is kept in the baseline)",
+                          "--reason"));
+  }
+  if (args.resources.empty() && !args.all) {
+    return fail(makeError(ErrorCode::kInvalidInput,
+                          "name the resources to accept (as the check prints them, e.g. "
+                          "file:/etc/motd) or pass --all"));
+  }
+  std::vector<model::ResourceId> ids;
+  for (const auto& text : args.resources) {
+    auto id = model::ResourceId::parse(text);
+    if (!id.ok()) return fail(id.error());
+    ids.push_back(std::move(id).value());
+  }
+  auto loaded = load(args.scan);
+  if (!loaded.ok()) return fail(loaded.error());
+  auto base = baseline::loadBaseline(args.baseline);
+  if (!base.ok()) return fail(base.error());
+  if (auto s = validateBaselineFor(loaded->policy, &*base, args.baseline); !s.ok())
+    return fail(s.error());
+
+  baseline::AcceptRecord record;
+  record.time = formatUtc(std::chrono::system_clock::now());
+  record.user = currentUser();
+  record.host = observedHostName(loaded->root).value_or("");
+  record.reason = args.reason;
+  ScanProgress progress;
+  auto outcome =
+      acceptIntoBaseline(loaded->policy, *base, loaded->root, scanOptions(args.scan, progress), ids,
+                         args.all, std::move(record));
+  if (!outcome.ok()) return fail(outcome.error());
+  for (const auto& note : outcome->notes)
+    warn(note);
+  if (outcome->changed.empty() && outcome->unchanged.empty()) {
+    std::cout << "Nothing to accept: no resource drifts from the baseline.\n";
+    return kExitOk;
+  }
+  if (auto s = baseline::saveBaseline(args.baseline, *base); !s.ok()) return fail(s.error());
+  for (const auto& r : outcome->changed)
+    std::cout << "accepted  " << r << "\n";
+  for (const auto& r : outcome->unchanged)
+    std::cout << "unchanged " << r << " (already matched the baseline)\n";
+  std::cout << "Baseline " << escapeBytes(args.baseline) << " updated: " << outcome->changed.size()
+            << " changed, " << outcome->unchanged.size() << " unchanged.\n";
+  return kExitOk;
+}
+
+}  // namespace driftwatch::agent

@@ -1,0 +1,44 @@
+#pragma once
+// The agent's subcommands as functions from parsed arguments to an exit code, printing to
+// stdout and stderr. Exit codes follow `terraform plan -detailed-exitcode`: 0 no drift, 2 drift
+// found, 1 error. main() wires CLI11 to these.
+
+#include <string>
+#include <vector>
+
+namespace driftwatch::agent {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitError = 1;
+inline constexpr int kExitDrift = 2;
+
+struct ScanArgs {
+  std::string policy;
+  std::string root = "/";
+  unsigned threads = 0;
+};
+
+struct CheckArgs {
+  ScanArgs scan;
+  std::string baseline;  // empty: none
+  std::string format = "text";
+};
+
+struct BaselineArgs {
+  ScanArgs scan;
+  std::string out;
+};
+
+struct AcceptArgs {
+  ScanArgs scan;
+  std::string baseline;
+  std::vector<std::string> resources;
+  bool all = false;
+  std::string reason;
+};
+
+int runCheckCommand(const CheckArgs& args);
+int runBaselineCommand(const BaselineArgs& args);
+int runAcceptCommand(const AcceptArgs& args);
+
+}  // namespace driftwatch::agent

@@ -1,0 +1,119 @@
+// driftwatch-agent: the host agent's command line. Parses arguments with CLI11 and hands them
+// to the subcommand functions in commands.cpp.
+
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <sys/resource.h>
+
+#include "agent/cli/commands.h"
+
+namespace {
+
+#ifndef DRIFTWATCH_VERSION
+#define DRIFTWATCH_VERSION "unknown"
+#endif
+
+// The scanner keeps a few directories open per thread; lift the soft limit to the hard one so
+// deep trees never run out of descriptors.
+void raiseFileLimit() {
+  struct rlimit limit {};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
+void addScanOptions(CLI::App& cmd, driftwatch::agent::ScanArgs& scan) {
+  cmd.add_option("--policy,-p", scan.policy, "Policy file (YAML) with the desired state")
+      ->required();
+  cmd.add_option("--root", scan.root,
+                 "Observe a host mounted at DIR (a chroot, an image, a fixture) instead of /")
+      ->check(CLI::ExistingDirectory)
+      ->capture_default_str();
+  cmd.add_option("--threads", scan.threads, "Scanner threads (default: one per core)")
+      ->check(CLI::Range(0u, 64u));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace driftwatch::agent;
+  raiseFileLimit();
+
+  CLI::App app{"driftwatch-agent: find configuration drift on this host"};
+  app.set_version_flag("--version", std::string("driftwatch-agent ") + DRIFTWATCH_VERSION);
+  app.require_subcommand(1);
+
+  CheckArgs check;
+  auto* checkCmd = app.add_subcommand(
+      "check",
+      "Compare the host with a policy and print the drift (exit 0: none, 2: drift, 1: error)");
+  addScanOptions(*checkCmd, check.scan);
+  checkCmd->add_option("--baseline,-b", check.baseline,
+                       "Baseline file for rules without explicit values");
+  checkCmd->add_option("--format", check.format, "Output: text or json")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+
+  BaselineArgs baseline;
+  auto* baselineCmd =
+      app.add_subcommand("baseline", "Record the approved actual state into a baseline file");
+  addScanOptions(*baselineCmd, baseline.scan);
+  baselineCmd->add_option("--out,-o", baseline.out, "Baseline file to write")->required();
+
+  AcceptArgs accept;
+  auto* acceptCmd = app.add_subcommand(
+      "accept", "Take the observed values of drifted resources into the baseline, with a reason");
+  addScanOptions(*acceptCmd, accept.scan);
+  acceptCmd->add_option("--baseline,-b", accept.baseline, "Baseline file to update")
+      ->required()
+      ->check(CLI::ExistingFile);
+  acceptCmd->add_option("resources", accept.resources,
+                        "Resources as the check prints them (file:/etc/motd ...)");
+  acceptCmd->add_flag("--all", accept.all, "Accept every resource that drifts from the baseline");
+  acceptCmd
+      ->add_option("--reason,-r", accept.reason,
+                   "Why the change is approved (kept in the baseline)")
+      ->required();
+
+  // CLI11 only says "a subcommand is required" for a mistyped command; name it instead.
+  if (argc > 1 && argv[1][0] != '-') {
+    std::string known;
+    bool found = false;
+    for (const CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
+      found = found || sub->check_name(argv[1]);
+      known += (known.empty() ? "" : ", ") + sub->get_name();
+    }
+    if (!found) {
+      std::cerr << "driftwatch-agent: error: unknown command '" << argv[1]
+                << "' (commands: " << known << "; see --help)\n";
+      return kExitError;
+    }
+  }
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "driftwatch-agent: error: " << e.what() << "\n"
+              << "Run with --help for usage.\n";
+    return kExitError;
+  }
+
+  try {
+    if (*checkCmd) return runCheckCommand(check);
+    if (*baselineCmd) return runBaselineCommand(baseline);
+    if (*acceptCmd) return runAcceptCommand(accept);
+  } catch (const std::exception& e) {
+    // Errors are values inside driftwatch; this only catches allocation failure and the like.
+    std::cerr << "driftwatch-agent: internal error: " << e.what() << "\n";
+    return kExitError;
+  }
+  return kExitError;
+}
