@@ -15,7 +15,7 @@ if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
 endif()
 
 set(DRIFTWATCH_HARDENING -fstack-protector-strong -fno-strict-overflow)
-if(NOT DRIFTWATCH_SANITIZE)
+if(NOT DRIFTWATCH_SANITIZE AND NOT DRIFTWATCH_FUZZ)
   # _FORTIFY_SOURCE needs optimisation; it is redundant (and noisy) under ASan.
   list(APPEND DRIFTWATCH_HARDENING $<$<NOT:$<CONFIG:Debug>>:-D_FORTIFY_SOURCE=2>)
 endif()

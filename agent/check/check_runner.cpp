@@ -180,7 +180,9 @@ class CompareSink final : public FileObservationSink {
   // Directories that could not be listed become drift with their error (merged into an
   // existing item for the same directory, if any).
   void reportListingErrors() {
-    for (const auto& [path, error] : unlisted_) {
+    for (const auto& [listedPath, error] : unlisted_) {
+      const std::string& path =
+          listedPath;  // lambdas cannot capture structured bindings in clang 14
       const auto it = std::find_if(drift_.begin(), drift_.end(), [&](const DriftItem& d) {
         return d.id.kind == ResourceKind::kFile && d.id.name == path;
       });
@@ -377,8 +379,8 @@ Result<CheckReport> runCheck(const policy::Policy& policy, const Baseline* basel
   return report;
 }
 
-Result<Baseline> recordBaseline(const policy::Policy& policy, const RootFs& root,
-                                const ScanOptions& options) {
+Result<RecordedBaseline> recordBaseline(const policy::Policy& policy, const RootFs& root,
+                                        const ScanOptions& options) {
   const auto rules = fileRules(policy, true);
   if (rules.empty()) {
     return makeError(ErrorCode::kInvalidInput,
@@ -400,13 +402,16 @@ Result<Baseline> recordBaseline(const policy::Policy& policy, const RootFs& root
     }
     return makeError(ErrorCode::kPermission, message);
   }
-  Baseline result;
-  result.policy = policy.name;
-  result.recordedAt = formatUtc(std::chrono::system_clock::now());
-  result.recordedBy = describeUser();
-  result.recordedOn = observedHostName(root).value_or("");
-  result.entries = std::move(sink.entries_);
-  result.sortEntries();
+  RecordedBaseline result;
+  Baseline& b = result.baseline;
+  b.policy = policy.name;
+  b.recordedAt = formatUtc(std::chrono::system_clock::now());
+  b.recordedBy = describeUser();
+  b.recordedOn = observedHostName(root).value_or("");
+  b.entries = std::move(sink.entries_);
+  b.sortEntries();
+  result.warnings = std::move(sink.warnings_);
+  std::sort(result.warnings.begin(), result.warnings.end());
   return result;
 }
 

@@ -40,11 +40,16 @@ Status validateBaselineFor(const policy::Policy& policy, const baseline::Baselin
 Result<CheckReport> runCheck(const policy::Policy& policy, const baseline::Baseline* baseline,
                              const RootFs& root, const ScanOptions& options);
 
+struct RecordedBaseline {
+  baseline::Baseline baseline;
+  std::vector<std::string> warnings;  // e.g. a rule path that does not exist
+};
+
 // Records the attributes each baseline rule asks for, for every resource those rules cover.
 // Fails (naming the first few) when entries could not be read: a baseline with holes would
 // make every later check report them.
-Result<baseline::Baseline> recordBaseline(const policy::Policy& policy, const RootFs& root,
-                                          const ScanOptions& options);
+Result<RecordedBaseline> recordBaseline(const policy::Policy& policy, const RootFs& root,
+                                        const ScanOptions& options);
 
 struct AcceptOutcome {
   std::vector<std::string> changed;    // resources whose baseline entry changed

@@ -102,14 +102,17 @@ int runBaselineCommand(const BaselineArgs& args) {
   auto loaded = load(args.scan);
   if (!loaded.ok()) return fail(loaded.error());
   ScanProgress progress;
-  Result<baseline::Baseline> recorded = makeError(ErrorCode::kInternal, "not run");
+  Result<RecordedBaseline> recorded = makeError(ErrorCode::kInternal, "not run");
   {
     ProgressLine line(progress, progressWanted());
     recorded = recordBaseline(loaded->policy, loaded->root, scanOptions(args.scan, progress));
   }
   if (!recorded.ok()) return fail(recorded.error());
-  if (auto s = baseline::saveBaseline(args.out, *recorded); !s.ok()) return fail(s.error());
-  std::cout << "Recorded " << recorded->entries.size() << " entries for policy "
+  for (const auto& w : recorded->warnings)
+    warn(w);
+  if (auto s = baseline::saveBaseline(args.out, recorded->baseline); !s.ok())
+    return fail(s.error());
+  std::cout << "Recorded " << recorded->baseline.entries.size() << " entries for policy "
             << loaded->policy.name << " into " << escapeBytes(args.out) << ".\n";
   return kExitOk;
 }

@@ -114,7 +114,16 @@ std::string renderText(const CheckReport& report, const TextStyle& style) {
                          pad("RESOURCE", resourceWidth) + gap + pad("ATTRIBUTE", attrWidth) + gap +
                          pad("DESIRED", desiredWidth) + gap + "ACTUAL") +
          "\n";
-  for (const auto& item : report.drift) {
+  // People read the worst first; within a severity, in resource order (as in JSON).
+  std::vector<const model::DriftItem*> ordered;
+  for (const auto& item : report.drift)
+    ordered.push_back(&item);
+  std::stable_sort(ordered.begin(), ordered.end(),
+                   [](const model::DriftItem* a, const model::DriftItem* b) {
+                     return a->severity > b->severity;
+                   });
+  for (const model::DriftItem* entry : ordered) {
+    const model::DriftItem& item = *entry;
     const std::string severity = std::string(model::severityName(item.severity));
     const std::string change = std::string(model::changeName(item.change));
     const std::string resource = item.id.str();

@@ -37,12 +37,14 @@ TEST_CASE("baseline then check: no drift, then exactly the changes made") {
   const auto policy = policyOf(kTreePolicy);
   auto root = RootFs::open(dir.path());
   REQUIRE(root.ok());
-  auto base = recordBaseline(policy, *root, {});
-  REQUIRE(base.ok());
+  auto recorded = recordBaseline(policy, *root, {});
+  REQUIRE(recorded.ok());
+  auto* base = &recorded->baseline;
   CHECK(base->entries.size() == 5);
   CHECK(base->policy == "web");
+  CHECK(recorded->warnings.empty());
 
-  auto clean = runCheck(policy, &*base, *root, {});
+  auto clean = runCheck(policy, base, *root, {});
   REQUIRE(clean.ok());
   CHECK(clean->drift.empty());
   CHECK(clean->checked == 5);
@@ -51,7 +53,7 @@ TEST_CASE("baseline then check: no drift, then exactly the changes made") {
   dir.remove("etc/app/sub");
   dir.write("etc/app/new.conf", "");
   dir.write("etc/app/scratch.tmp", "");  // ignored
-  auto drifted = runCheck(policy, &*base, *root, {});
+  auto drifted = runCheck(policy, base, *root, {});
   REQUIRE(drifted.ok());
   REQUIRE(drifted->drift.size() == 4);
   CHECK(find(*drifted, "file:/etc/app/a.conf")->change == Change::kModified);
@@ -116,8 +118,9 @@ TEST_CASE("accept takes observed values into the baseline and records why") {
       policyOf(kTreePolicy + std::string("  - {path: /etc/app/pinned, mode: \"0600\"}\n"));
   auto root = RootFs::open(dir.path());
   REQUIRE(root.ok());
-  auto base = recordBaseline(policy, *root, {});
-  REQUIRE(base.ok());
+  auto recorded = recordBaseline(policy, *root, {});
+  REQUIRE(recorded.ok());
+  auto* base = &recorded->baseline;
   dir.write("etc/app/a.conf", "a=2\n");
   dir.write("etc/app/extra.conf", "x\n");
 
@@ -128,7 +131,7 @@ TEST_CASE("accept takes observed values into the baseline and records why") {
   CHECK(outcome->changed == std::vector<std::string>{"file:/etc/app/a.conf"});
   REQUIRE(base->accepts.size() == 1);
   CHECK(base->accepts[0].reason == "rollout 42");
-  auto after = runCheck(policy, &*base, *root, {});
+  auto after = runCheck(policy, base, *root, {});
   REQUIRE(after.ok());
   REQUIRE(after->drift.size() == 2);  // extra.conf still added; pinned file missing
   CHECK(find(*after, "file:/etc/app/extra.conf") != nullptr);
@@ -147,7 +150,7 @@ TEST_CASE("accept takes observed values into the baseline and records why") {
   auto all = acceptIntoBaseline(policy, *base, *root, {}, {}, true, record);
   REQUIRE(all.ok());
   CHECK(all->changed == std::vector<std::string>{"file:/etc/app/extra.conf"});
-  auto clean = runCheck(policy, &*base, *root, {});
+  auto clean = runCheck(policy, base, *root, {});
   REQUIRE(clean.ok());
   REQUIRE(clean->drift.size() == 1);
   CHECK(clean->drift[0].id.str() == "file:/etc/app/pinned");
@@ -159,7 +162,19 @@ TEST_CASE("recording refuses to leave holes when entries cannot be read") {
   dir.write("etc/app/secret", "x", 0);
   auto root = RootFs::open(dir.path());
   REQUIRE(root.ok());
-  auto base = recordBaseline(policyOf(kTreePolicy), *root, {});
-  REQUIRE_FALSE(base.ok());
-  CHECK(base.error().message.find("/etc/app/secret") != std::string::npos);
+  auto recorded = recordBaseline(policyOf(kTreePolicy), *root, {});
+  REQUIRE_FALSE(recorded.ok());
+  CHECK(recorded.error().message.find("/etc/app/secret") != std::string::npos);
+}
+
+TEST_CASE("recording warns about a rule path that does not exist") {
+  testing::TempDir dir;
+  auto root = RootFs::open(dir.path());
+  REQUIRE(root.ok());
+  auto recorded = recordBaseline(policyOf(kTreePolicy), *root, {});
+  REQUIRE(recorded.ok());
+  CHECK(recorded->baseline.entries.empty());
+  REQUIRE(recorded->warnings.size() == 1);
+  CHECK(recorded->warnings[0].find("/etc/app (p.yaml:3:5 (files[0])) does not exist") !=
+        std::string::npos);
 }

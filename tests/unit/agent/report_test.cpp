@@ -82,3 +82,10 @@ TEST_CASE("no drift reads as a clear all-good line") {
       renderText(r, TextStyle{false}).find("No drift: all 3 checked resources match the policy.") !=
       std::string::npos);
 }
+
+TEST_CASE("text output lists the most severe drift first") {
+  CheckReport r = sampleReport();
+  std::swap(r.drift[0], r.drift[1]);  // low first, as sorted by resource
+  const std::string text = renderText(r, TextStyle{false});
+  CHECK(text.find("critical") < text.find("low "));
+}
