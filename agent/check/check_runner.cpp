@@ -14,6 +14,7 @@
 #include "agent/collectors/sysctl_collector.h"
 #include "agent/collectors/systemd_collector.h"
 #include "common/base/escape.h"
+#include "common/base/paths.h"
 #include "common/base/strings.h"
 #include "common/base/time.h"
 #include "common/compare/compare.h"
@@ -91,7 +92,10 @@ struct HostFacts {
 HostFacts loadHostFacts(const RootFs& root) {
   HostFacts facts;
   facts.accounts = loadAccounts(root);
-  facts.identities = compare::IdentityTable(facts.accounts.users, facts.accounts.groups);
+  for (const auto& u : facts.accounts.users)
+    facts.identities.addUser(u.name, u.uid);
+  for (const auto& g : facts.accounts.groups)
+    facts.identities.addGroup(g.name, g.gid);
   return facts;
 }
 
@@ -103,14 +107,19 @@ std::vector<const FileRule*> fileRules(const policy::Policy& policy, bool baseli
   return rules;
 }
 
-// True when `path` lies below one of the directories that could not be listed.
-const std::string* unlistedAncestor(const std::map<std::string, std::string>& unlisted,
-                                    std::string_view path) {
+// A directory whose entries were not observed, why, and under which rule.
+struct UnseenDir {
+  std::string reason;
+  const FileRule* rule = nullptr;
+};
+using UnseenDirs = std::map<std::string, UnseenDir>;
+
+// The nearest directory above `path` whose entries were not observed, or nullptr.
+const UnseenDirs::value_type* unseenAncestor(const UnseenDirs& dirs, std::string_view path) {
   std::string_view ancestor = path;
   while (ancestor.size() > 1) {
     ancestor = dirName(ancestor);
-    if (const auto it = unlisted.find(std::string(ancestor)); it != unlisted.end())
-      return &it->first;
+    if (const auto it = dirs.find(std::string(ancestor)); it != dirs.end()) return &*it;
   }
   return nullptr;
 }
@@ -144,8 +153,13 @@ class CompareSink final : public FileObservationSink {
   void onListingError(const FileRule& rule, std::string_view path,
                       const std::string& error) override {
     std::lock_guard lock(mutex_);
-    unlisted_.emplace(std::string(path), error);
-    unlistedRules_.emplace(std::string(path), &rule);
+    unlisted_.emplace(std::string(path), UnseenDir{error, &rule});
+  }
+
+  void onNotDescended(const FileRule& rule, std::string_view path,
+                      const std::string& reason) override {
+    std::lock_guard lock(mutex_);
+    notDescended_.emplace(std::string(path), UnseenDir{reason, &rule});
   }
 
   // After the scan (single-threaded): baseline entries of `rule` that were never observed.
@@ -157,15 +171,17 @@ class CompareSink final : public FileObservationSink {
       const bool isDir =
           model::has(entry.attrs.mask, Attr::kType) && entry.attrs.type == FileType::kDir;
       if (index.ownerOf(entry.path, isDir) != &rule) continue;  // ignored, or another rule's
+      // Below a pseudo file system the scan did not enter on purpose: not drift.
+      if (unseenAncestor(notDescended_, entry.path) != nullptr) continue;
       checked_.fetch_add(1, std::memory_order_relaxed);
-      if (const std::string* dir = unlistedAncestor(unlisted_, entry.path)) {
+      if (const auto* dir = unseenAncestor(unlisted_, entry.path)) {
         DriftItem item;
         item.id = ResourceId{ResourceKind::kFile, entry.path};
         item.change = model::Change::kModified;
         item.severity = rule.severity;
         item.rule = rule.where;
         item.attributes.push_back({Attr::kEnsure, std::string("present"), std::nullopt});
-        item.error = "not observed: " + escapeBytes(*dir) + " could not be listed";
+        item.error = "not observed: " + escapeBytes(dir->first) + " could not be listed";
         drift_.push_back(std::move(item));
         continue;
       }
@@ -180,18 +196,17 @@ class CompareSink final : public FileObservationSink {
   // Directories that could not be listed become drift with their error (merged into an
   // existing item for the same directory, if any).
   void reportListingErrors() {
-    for (const auto& [listedPath, error] : unlisted_) {
-      const std::string& path =
-          listedPath;  // lambdas cannot capture structured bindings in clang 14
+    for (const auto& dir : unlisted_) {
+      const std::string& path = dir.first;
       const auto it = std::find_if(drift_.begin(), drift_.end(), [&](const DriftItem& d) {
         return d.id.kind == ResourceKind::kFile && d.id.name == path;
       });
-      const std::string message = "cannot list its entries: " + error;
+      const std::string message = "cannot list its entries: " + dir.second.reason;
       if (it != drift_.end()) {
         it->error = it->error.empty() ? message : it->error + "; " + message;
         continue;
       }
-      const FileRule* rule = unlistedRules_.at(path);
+      const FileRule* rule = dir.second.rule;
       DriftItem item;
       item.id = ResourceId{ResourceKind::kFile, path};
       item.change = model::Change::kModified;
@@ -203,6 +218,12 @@ class CompareSink final : public FileObservationSink {
   }
 
   std::vector<DriftItem> takeDrift() { return std::move(drift_); }
+  std::vector<std::string> notDescendedWarnings() const {
+    std::vector<std::string> out;
+    for (const auto& [path, dir] : notDescended_)
+      out.push_back(escapeBytes(path) + ": " + dir.reason);
+    return out;
+  }
   uint64_t checked() const { return checked_.load(); }
 
  private:
@@ -211,9 +232,9 @@ class CompareSink final : public FileObservationSink {
   std::unique_ptr<std::atomic<bool>[]> seen_;
   std::atomic<uint64_t> checked_{0};
   std::mutex mutex_;
-  std::vector<DriftItem> drift_;                          // guarded by mutex_ during the scan
-  std::map<std::string, std::string> unlisted_;           // guarded by mutex_ during the scan
-  std::map<std::string, const FileRule*> unlistedRules_;  // guarded by mutex_ during the scan
+  std::vector<DriftItem> drift_;  // guarded by mutex_ during the scan
+  UnseenDirs unlisted_;           // guarded by mutex_ during the scan: could not be listed
+  UnseenDirs notDescended_;       // guarded by mutex_ during the scan: pseudo file systems
 };
 
 size_t countStaleEntries(const Baseline& baseline, const policy::FileRuleIndex& index) {
@@ -317,6 +338,11 @@ class RecordSink final : public FileObservationSink {
     problems_.push_back(escapeBytes(path) + ": " + error);
   }
 
+  void onNotDescended(const FileRule&, std::string_view path, const std::string& reason) override {
+    std::lock_guard lock(mutex_);
+    warnings_.push_back(escapeBytes(path) + ": " + reason);
+  }
+
   std::vector<BaselineEntry> entries_;
   std::vector<std::string> problems_;
   std::vector<std::string> warnings_;
@@ -325,9 +351,11 @@ class RecordSink final : public FileObservationSink {
   std::mutex mutex_;
 };
 
+}  // namespace
+
 // Who runs this command, for the record: the account name of the effective uid on the machine
 // running driftwatch (and the sudo user behind it, if any).
-std::string describeUser() {
+std::string currentUser() {
   std::string user = "uid " + std::to_string(::geteuid());
   struct passwd pw {};
   struct passwd* found = nullptr;
@@ -340,8 +368,6 @@ std::string describeUser() {
   }
   return user;
 }
-
-}  // namespace
 
 Result<CheckReport> runCheck(const policy::Policy& policy, const Baseline* baseline,
                              const RootFs& root, const ScanOptions& options) {
@@ -363,6 +389,7 @@ Result<CheckReport> runCheck(const policy::Policy& policy, const Baseline* basel
   sink.reportListingErrors();
   report.drift = sink.takeDrift();
   report.checked += sink.checked();
+  report.warnings = sink.notDescendedWarnings();
 
   checkOtherKinds(policy, root, facts, report);
 
@@ -406,17 +433,13 @@ Result<RecordedBaseline> recordBaseline(const policy::Policy& policy, const Root
   Baseline& b = result.baseline;
   b.policy = policy.name;
   b.recordedAt = formatUtc(std::chrono::system_clock::now());
-  b.recordedBy = describeUser();
+  b.recordedBy = currentUser();
   b.recordedOn = observedHostName(root).value_or("");
   b.entries = std::move(sink.entries_);
   b.sortEntries();
   result.warnings = std::move(sink.warnings_);
   std::sort(result.warnings.begin(), result.warnings.end());
   return result;
-}
-
-std::string currentUser() {
-  return describeUser();
 }
 
 Result<AcceptOutcome> acceptIntoBaseline(const policy::Policy& policy, Baseline& baseline,
@@ -451,7 +474,7 @@ Result<AcceptOutcome> acceptIntoBaseline(const policy::Policy& policy, Baseline&
               " values are set in the policy, not taken from a baseline: edit the policy instead",
           shown);
     }
-    auto normalized = policy::normalizeAbsolutePath(id.name);
+    auto normalized = normalizeAbsolutePath(id.name);
     if (!normalized.ok() || *normalized != id.name) {
       return makeError(ErrorCode::kInvalidInput,
                        "write the path absolute and plain, as the check prints it", shown);
@@ -480,14 +503,17 @@ Result<AcceptOutcome> acceptIntoBaseline(const policy::Policy& policy, Baseline&
       return makeError(ErrorCode::kPermission, "cannot observe it to accept it: " + why, shown);
     }
     const BaselineEntry* old = baseline.find(id.name);
+    bool changed = false;
     if (obs.presence == Presence::kAbsent) {
-      (baseline.erase(id.name) ? outcome.changed : outcome.unchanged).push_back(shown);
+      changed = baseline.erase(id.name);
     } else {
       BaselineEntry entry = entryFor(obs, *rule);
-      const bool same = old != nullptr && sameEntry(*old, entry);
-      (same ? outcome.unchanged : outcome.changed).push_back(shown);
-      baseline.upsert(std::move(entry));
+      changed = old == nullptr || !sameEntry(*old, entry);
+      if (changed) baseline.upsert(std::move(entry));
     }
+    (changed ? outcome.changed : outcome.unchanged).push_back(shown);
+    // Only real changes go on the record: it is an audit trail.
+    if (changed) record.resources.push_back(id);
     // What still drifts is set explicitly by the policy; accept cannot take it.
     if (auto rest = compare::compareFile(*rule, baseline.find(id.name), obs, facts.identities)) {
       std::string attrs;
@@ -496,7 +522,6 @@ Result<AcceptOutcome> acceptIntoBaseline(const policy::Policy& policy, Baseline&
       outcome.notes.push_back(shown + " still drifts on " + attrs + ": the policy sets it at " +
                               rule->where.str());
     }
-    record.resources.push_back(id);
   }
   if (record.resources.empty()) return outcome;
   if (baseline.policy.empty()) baseline.policy = policy.name;

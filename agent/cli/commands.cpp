@@ -11,6 +11,7 @@
 #include "agent/cli/progress_line.h"
 #include "agent/report/report_format.h"
 #include "common/base/escape.h"
+#include "common/base/strings.h"
 #include "common/base/time.h"
 #include "common/baseline/baseline.h"
 #include "common/policy/policy.h"
@@ -18,13 +19,23 @@
 namespace driftwatch::agent {
 namespace {
 
+// Messages name files and values in escaped form already; displaySafe() is the last guard
+// against anything raw reaching the terminal. Lines stay lines.
+void printMessage(std::string_view prefix, const std::string& message) {
+  std::cerr << "driftwatch-agent: " << prefix;
+  forEachLine(message, [&](std::string_view line, int lineNo) {
+    std::cerr << (lineNo > 1 ? "\n" : "") << displaySafe(line);
+  });
+  std::cerr << "\n";
+}
+
 int fail(const Error& error) {
-  std::cerr << "driftwatch-agent: error: " << error.describe() << "\n";
+  printMessage("error: ", error.describe());
   return kExitError;
 }
 
 void warn(const std::string& message) {
-  std::cerr << "driftwatch-agent: warning: " << message << "\n";
+  printMessage("warning: ", message);
 }
 
 bool colorWanted() {
@@ -153,17 +164,19 @@ int runAcceptCommand(const AcceptArgs& args) {
   if (!outcome.ok()) return fail(outcome.error());
   for (const auto& note : outcome->notes)
     warn(note);
-  if (outcome->changed.empty() && outcome->unchanged.empty()) {
-    std::cout << "Nothing to accept: no resource drifts from the baseline.\n";
+  for (const auto& r : outcome->unchanged)
+    std::cout << "unchanged " << r << " (already matched the baseline)\n";
+  if (outcome->changed.empty()) {
+    std::cout << (outcome->unchanged.empty()
+                      ? "Nothing to accept: no file drifts from the baseline.\n"
+                      : "Nothing to accept: the baseline is unchanged.\n");
     return kExitOk;
   }
   if (auto s = baseline::saveBaseline(args.baseline, *base); !s.ok()) return fail(s.error());
   for (const auto& r : outcome->changed)
     std::cout << "accepted  " << r << "\n";
-  for (const auto& r : outcome->unchanged)
-    std::cout << "unchanged " << r << " (already matched the baseline)\n";
   std::cout << "Baseline " << escapeBytes(args.baseline) << " updated: " << outcome->changed.size()
-            << " changed, " << outcome->unchanged.size() << " unchanged.\n";
+            << " accepted.\n";
   return kExitOk;
 }
 

@@ -1,12 +1,12 @@
 #include "agent/collectors/account_collector.h"
 
-#include "common/base/escape.h"
 #include "common/base/strings.h"
 
 namespace driftwatch::agent {
 namespace {
 
-constexpr size_t kMaxAccountFileBytes = 64u << 20;
+// Real account files are kilobytes; directory-synced ones a few megabytes.
+constexpr size_t kMaxAccountFileBytes = 16u << 20;
 
 bool parseId(std::string_view text, uint32_t& out) {
   unsigned long long v = 0;
@@ -18,13 +18,10 @@ bool parseId(std::string_view text, uint32_t& out) {
 // Calls fn(fields, lineNo) for each line that is not empty, a comment or an NIS "+"/"-" entry.
 template <typename Fn>
 void forEachRecord(std::string_view text, Fn fn) {
-  int lineNo = 0;
-  for (std::string_view line : split(text, '\n')) {
-    ++lineNo;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.empty() || line.front() == '#' || line.front() == '+' || line.front() == '-') continue;
+  forEachLine(text, [&](std::string_view line, int lineNo) {
+    if (line.empty() || line.front() == '#' || line.front() == '+' || line.front() == '-') return;
     fn(split(line, ':'), lineNo);
-  }
+  });
 }
 
 std::string where(std::string_view fileName, int lineNo) {
@@ -36,10 +33,11 @@ std::string where(std::string_view fileName, int lineNo) {
 std::vector<model::UserObservation> parsePasswd(std::string_view text, std::string_view fileName,
                                                 std::vector<std::string>& warnings) {
   std::vector<model::UserObservation> users;
+  WarningList bounded(warnings);
   forEachRecord(text, [&](const std::vector<std::string_view>& f, int lineNo) {
     model::UserObservation u;
     if (f.size() != 7 || f[0].empty() || !parseId(f[2], u.uid) || !parseId(f[3], u.gid)) {
-      warnings.push_back(where(fileName, lineNo) + ": malformed passwd entry skipped");
+      bounded.add(where(fileName, lineNo) + ": malformed passwd entry skipped");
       return;
     }
     u.name = std::string(f[0]);
@@ -49,27 +47,25 @@ std::vector<model::UserObservation> parsePasswd(std::string_view text, std::stri
     u.shell = std::string(f[6]);
     users.push_back(std::move(u));
   });
+  bounded.close();
   return users;
 }
 
-std::vector<model::GroupObservation> parseGroup(std::string_view text, std::string_view fileName,
-                                                std::vector<std::string>& warnings) {
-  std::vector<model::GroupObservation> groups;
+std::vector<GroupRecord> parseGroup(std::string_view text, std::string_view fileName,
+                                    std::vector<std::string>& warnings) {
+  std::vector<GroupRecord> groups;
+  WarningList bounded(warnings);
   forEachRecord(text, [&](const std::vector<std::string_view>& f, int lineNo) {
-    model::GroupObservation g;
+    GroupRecord g;
     if (f.size() != 4 || f[0].empty() || !parseId(f[2], g.gid)) {
-      warnings.push_back(where(fileName, lineNo) + ": malformed group entry skipped");
+      bounded.add(where(fileName, lineNo) + ": malformed group entry skipped");
       return;
     }
     g.name = std::string(f[0]);
-    g.presence = model::Presence::kPresent;
-    if (!f[3].empty()) {
-      for (const auto member : split(f[3], ',')) {
-        if (!trim(member).empty()) g.members.emplace_back(trim(member));
-      }
-    }
+    g.members = std::string(f[3]);
     groups.push_back(std::move(g));
   });
+  bounded.close();
   return groups;
 }
 
@@ -103,7 +99,15 @@ model::UserObservation observeUser(const AccountDatabase& db, std::string_view n
 
 model::GroupObservation observeGroup(const AccountDatabase& db, std::string_view name) {
   for (const auto& g : db.groups) {
-    if (g.name == name) return g;
+    if (g.name != name) continue;
+    model::GroupObservation found;
+    found.name = g.name;
+    found.gid = g.gid;
+    found.presence = model::Presence::kPresent;
+    for (const auto member : split(g.members, ',')) {
+      if (!trim(member).empty()) found.members.emplace_back(trim(member));
+    }
+    return found;
   }
   model::GroupObservation missing;
   missing.name = std::string(name);

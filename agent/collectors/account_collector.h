@@ -12,9 +12,17 @@
 
 namespace driftwatch::agent {
 
+// A group as /etc/group lists it; the member list stays one string until a rule asks for it
+// (a hostile file of commas must not become millions of strings).
+struct GroupRecord {
+  std::string name;
+  uint32_t gid = 0;
+  std::string members;  // comma-separated, as in the file
+};
+
 struct AccountDatabase {
   std::vector<model::UserObservation> users;
-  std::vector<model::GroupObservation> groups;
+  std::vector<GroupRecord> groups;
   std::string usersError;             // set when /etc/passwd could not be read
   std::string groupsError;            // set when /etc/group could not be read
   std::vector<std::string> warnings;  // malformed lines skipped, with FILE:LINE
@@ -23,8 +31,8 @@ struct AccountDatabase {
 // Malformed lines are skipped with a warning, never fatal.
 std::vector<model::UserObservation> parsePasswd(std::string_view text, std::string_view fileName,
                                                 std::vector<std::string>& warnings);
-std::vector<model::GroupObservation> parseGroup(std::string_view text, std::string_view fileName,
-                                                std::vector<std::string>& warnings);
+std::vector<GroupRecord> parseGroup(std::string_view text, std::string_view fileName,
+                                    std::vector<std::string>& warnings);
 
 AccountDatabase loadAccounts(const RootFs& root);
 

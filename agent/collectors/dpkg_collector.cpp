@@ -2,6 +2,7 @@
 
 #include <strings.h>
 
+#include "common/base/escape.h"
 #include "common/base/strings.h"
 
 namespace driftwatch::agent {
@@ -19,17 +20,17 @@ struct Stanza {
   std::string status;
 };
 
-void finish(Stanza& s, DpkgDatabase& db, std::string_view fileName) {
+void finish(Stanza& s, DpkgDatabase& db, WarningList& warnings, std::string_view fileName) {
   if (s.line == 0) return;
   if (s.package.empty()) {
-    db.warnings.push_back(std::string(fileName) + ":" + std::to_string(s.line) +
-                          ": entry without a Package field skipped");
+    warnings.add(std::string(fileName) + ":" + std::to_string(s.line) +
+                 ": entry without a Package field skipped");
   } else {
     const auto words = split(trim(s.status), ' ');
     std::string state = words.size() == 3 ? std::string(words[2]) : std::string();
     if (state.empty()) {
-      db.warnings.push_back(std::string(fileName) + ":" + std::to_string(s.line) + ": package " +
-                            s.package + " has no valid Status field; counted as not installed");
+      warnings.add(std::string(fileName) + ":" + std::to_string(s.line) + ": package " +
+                   escapeBytes(s.package) + " has no valid Status field; counted as not installed");
       state = "not-installed";
     }
     db.byName[s.package].push_back({s.arch, s.version, std::move(state)});
@@ -42,21 +43,19 @@ void finish(Stanza& s, DpkgDatabase& db, std::string_view fileName) {
 DpkgDatabase parseDpkgStatus(std::string_view text, std::string_view fileName) {
   DpkgDatabase db;
   Stanza current;
-  int lineNo = 0;
-  for (std::string_view line : split(text, '\n')) {
-    ++lineNo;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  WarningList warnings(db.warnings);
+  forEachLine(text, [&](std::string_view line, int lineNo) {
     if (trim(line).empty()) {
-      finish(current, db, fileName);
-      continue;
+      finish(current, db, warnings, fileName);
+      return;
     }
-    if (line.front() == ' ' || line.front() == '\t') continue;  // continuation of a long field
+    if (line.front() == ' ' || line.front() == '\t') return;  // continuation of a long field
     if (current.line == 0) current.line = lineNo;
     const size_t colon = line.find(':');
     if (colon == std::string_view::npos) {
-      db.warnings.push_back(std::string(fileName) + ":" + std::to_string(lineNo) +
-                            ": line without a field name ignored");
-      continue;
+      warnings.add(std::string(fileName) + ":" + std::to_string(lineNo) +
+                   ": line without a field name ignored");
+      return;
     }
     const std::string_view field = line.substr(0, colon);
     const std::string_view value = trim(line.substr(colon + 1));
@@ -69,8 +68,9 @@ DpkgDatabase parseDpkgStatus(std::string_view text, std::string_view fileName) {
     } else if (fieldIs(field, "Status")) {
       current.status = std::string(value);
     }
-  }
-  finish(current, db, fileName);
+  });
+  finish(current, db, warnings, fileName);
+  warnings.close();
   return db;
 }
 

@@ -4,14 +4,18 @@
 #include <cerrno>
 #include <condition_variable>
 #include <deque>
+#include <exception>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <variant>
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "common/base/escape.h"
@@ -43,8 +47,8 @@ FileType fileTypeOf(mode_t mode) {
   return FileType::kDevice;
 }
 
-int64_t nanos(const struct timespec& ts) {
-  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+bool sameTime(const struct timespec& a, const struct timespec& b) {
+  return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
 }
 
 void fillFromStat(const struct stat& st, FileObservation& obs) {
@@ -62,8 +66,8 @@ void fillFromStat(const struct stat& st, FileObservation& obs) {
   obs.stamp.dev = st.st_dev;
   obs.stamp.ino = st.st_ino;
   obs.stamp.nlink = static_cast<uint32_t>(st.st_nlink);
-  obs.stamp.mtime_ns = nanos(st.st_mtim);
-  obs.stamp.ctime_ns = nanos(st.st_ctim);
+  obs.stamp.mtime = {st.st_mtim.tv_sec, st.st_mtim.tv_nsec};
+  obs.stamp.ctime = {st.st_ctim.tv_sec, st.st_ctim.tv_nsec};
 }
 
 void addError(FileObservation& obs, const std::string& message) {
@@ -95,13 +99,11 @@ class ContentReader {
                         " bytes: not hashed");
       return;
     }
-    constexpr int kFlags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
-    // O_NOATIME keeps the scan from dirtying inodes; the kernel allows it only to the owner.
-    UniqueFd fd(::openat(dirFd, name.c_str(), kFlags | O_NOATIME));
-    if (!fd.valid() && errno == EPERM) fd.reset(::openat(dirFd, name.c_str(), kFlags));
-    if (!fd.valid()) {
-      const int err = errno;
-      if (err == ENOENT) {
+    // O_NOATIME keeps the scan from dirtying inodes (the kernel allows it only to the owner;
+    // openRegularAt retries without it).
+    RegularFile file = openRegularAt(dirFd, name.c_str(), O_NOATIME);
+    if (!file.fd.valid()) {
+      if (file.error == ENOENT) {
         // Deleted between the directory listing and now: it is gone.
         FileObservation gone;
         gone.path = std::move(obs.path);
@@ -110,30 +112,31 @@ class ContentReader {
         return;
       }
       obs.failed |= bit(Attr::kSha256);
-      if (err == ELOOP) {
-        addError(obs, "replaced by a symlink during the scan: not read");
+      if (file.notRegular) {
+        addError(obs, "replaced by a " +
+                          std::string(model::fileTypeName(fileTypeOf(file.st.st_mode))) +
+                          " during the scan: not read; run the check again");
       } else {
-        addError(obs, osError(err, "cannot open", "").message);
+        addError(obs, osError(file.error, "cannot open", "").message);
       }
       return;
     }
-    struct stat before {};
-    if (::fstat(fd.get(), &before) != 0 || !S_ISREG(before.st_mode) ||
-        before.st_ino != obs.stamp.ino || before.st_dev != obs.stamp.dev) {
-      // Never read something that is not the regular file we stat'ed (FIFO, device, or a
-      // different file renamed into place).
+    const int fd = file.fd.get();
+    const struct stat& before = file.st;
+    if (before.st_ino != obs.stamp.ino || before.st_dev != obs.stamp.dev) {
+      // A different file was renamed into place since the listing.
       obs.failed |= bit(Attr::kSha256);
       addError(obs, "replaced during the scan: not read; run the check again");
       return;
     }
-    if (before.st_size >= 1 << 20) ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+    if (before.st_size >= 1 << 20) ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     const bool capture = rule.content.has_value() &&
                          static_cast<uint64_t>(before.st_size) <= options.contentCaptureBytes;
     std::string captured;
     sha_.reset();
     uint64_t total = 0;
     while (true) {
-      const ssize_t n = ::read(fd.get(), buffer_.get(), kReadBufferBytes);
+      const ssize_t n = ::read(fd, buffer_.get(), kReadBufferBytes);
       if (n < 0) {
         if (errno == EINTR) continue;
         obs.failed |= bit(Attr::kSha256);
@@ -150,9 +153,11 @@ class ContentReader {
     const Sha256Digest digest = sha_.finish();
     if (options.progress != nullptr)
       options.progress->bytesHashed.fetch_add(total, std::memory_order_relaxed);
+    // ctime cannot be set from user space: a write during the read shows there even when the
+    // writer restores size and mtime.
     struct stat after {};
-    if (::fstat(fd.get(), &after) != 0 || after.st_size != before.st_size ||
-        nanos(after.st_mtim) != nanos(before.st_mtim) ||
+    if (::fstat(fd, &after) != 0 || after.st_size != before.st_size ||
+        !sameTime(after.st_mtim, before.st_mtim) || !sameTime(after.st_ctim, before.st_ctim) ||
         total != static_cast<uint64_t>(after.st_size)) {
       obs.failed |= bit(Attr::kSha256);
       addError(obs, "changed while being read; run the check again");
@@ -171,9 +176,10 @@ class ContentReader {
   std::unique_ptr<char[]> buffer_;
 };
 
-void readTarget(int dirFd, std::string_view name, FileObservation& obs) {
-  // st_size of a symlink is its target length; loop in case it changes under us.
-  std::string buffer(std::max<size_t>(256, static_cast<size_t>(obs.attrs.size) + 1), '\0');
+// `expectedLength` is the link's st_size (its target's length); the loop covers a link that
+// grows in between.
+void readTarget(int dirFd, std::string_view name, off_t expectedLength, FileObservation& obs) {
+  std::string buffer(std::max<size_t>(64, static_cast<size_t>(expectedLength) + 1), '\0');
   const std::string cname(name);
   while (true) {
     const ssize_t n = ::readlinkat(dirFd, cname.c_str(), buffer.data(), buffer.size());
@@ -209,6 +215,54 @@ bool statAt(int dirFd, const char* name, FileObservation& obs, struct stat& st) 
   return false;
 }
 
+// The name of the pseudo file system the directory `name` in `dirFd` is on, or "" for an
+// ordinary one. Reading pseudo files can block (/proc/kmsg) or consume kernel state.
+std::string pseudoFileSystem(int dirFd, const char* name) {
+  // No O_DIRECTORY: with it, opening an autofs mount point would trigger the mount.
+  UniqueFd fd(::openat(dirFd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  struct statfs fs {};
+  if (!fd.valid() || ::fstatfs(fd.get(), &fs) != 0) return {};
+  switch (static_cast<unsigned long>(fs.f_type)) {
+    case PROC_SUPER_MAGIC:
+      return "proc";
+    case SYSFS_MAGIC:
+      return "sysfs";
+    case CGROUP_SUPER_MAGIC:
+    case CGROUP2_SUPER_MAGIC:
+      return "cgroup";
+    case DEBUGFS_MAGIC:
+      return "debugfs";
+    case TRACEFS_MAGIC:
+      return "tracefs";
+    case SECURITYFS_MAGIC:
+      return "securityfs";
+    case DEVPTS_SUPER_MAGIC:
+      return "devpts";
+    case BPF_FS_MAGIC:
+      return "bpf";
+    case PSTOREFS_MAGIC:
+      return "pstore";
+    case EFIVARFS_MAGIC:
+      return "efivarfs";
+    case BINFMTFS_MAGIC:
+      return "binfmt_misc";
+    case NSFS_MAGIC:
+      return "nsfs";
+    case SELINUX_MAGIC:
+      return "selinuxfs";
+    case AUTOFS_SUPER_MAGIC:
+      return "autofs";  // entering it would trigger a mount
+    default:
+      return {};
+  }
+}
+
+std::string notDescendedReason(const std::string& fsType) {
+  return "a " + fsType +
+         " file system: its entries are not configuration, and reading them can block or "
+         "change kernel state; not descended into";
+}
+
 // Observes one path: lstat through a directory opened without following symlinks, then the
 // target or the content as the rule asks.
 FileObservation observePath(const RootFs& root, const ScanOptions& options, std::string_view path,
@@ -237,7 +291,7 @@ FileObservation observePath(const RootFs& root, const ScanOptions& options, std:
   }
   const std::string name(baseName(path));
   if (!statAt(parent->get(), name.c_str(), obs, st)) return obs;
-  if (obs.attrs.type == FileType::kSymlink) readTarget(parent->get(), name, obs);
+  if (obs.attrs.type == FileType::kSymlink) readTarget(parent->get(), name, st.st_size, obs);
   if (obs.attrs.type == FileType::kFile && rule.needsHash())
     reader.hash(parent->get(), rule, obs, options);
   return obs;
@@ -257,7 +311,13 @@ class FileScanner::Run {
   }
 
   void work() {
-    ContentReader reader;
+    std::optional<ContentReader> reader;
+    try {
+      reader.emplace();
+    } catch (...) {
+      abandon(std::current_exception());
+      return;
+    }
     while (true) {
       Job job;
       {
@@ -276,13 +336,35 @@ class FileScanner::Run {
         }
         ++active_;
       }
-      std::visit([&](auto& j) { run(j, reader); }, job);
+      // Nothing here throws but allocation failure; it must not escape the thread. The scan
+      // stops and scan() rethrows it on the caller's thread.
+      try {
+        std::visit([&](auto& j) { run(j, *reader); }, job);
+      } catch (...) {
+        abandon(std::current_exception());
+      }
       {
         std::lock_guard lock(mutex_);
         --active_;
       }
       wake_.notify_all();
     }
+  }
+
+  // Stops the scan after a failure: queued work is dropped, the first failure is kept.
+  void abandon(std::exception_ptr failure) {
+    {
+      std::lock_guard lock(mutex_);
+      if (!failure_) failure_ = std::move(failure);
+      hashJobs_.clear();
+      otherJobs_.clear();
+    }
+    wake_.notify_all();
+  }
+
+  std::exception_ptr failure() {
+    std::lock_guard lock(mutex_);
+    return failure_;
   }
 
  private:
@@ -316,8 +398,21 @@ class FileScanner::Run {
   void run(RootJob& job, ContentReader& reader) {
     const FileRule& rule = *job.rule;
     FileObservation obs = observePath(scanner_.root_, scanner_.options_, rule.path, rule, reader);
-    const bool descend =
+    bool descend =
         rule.recursive && obs.presence == Presence::kPresent && obs.attrs.type == FileType::kDir;
+    if (descend) {
+      // The rule's own directory may be a pseudo file system mount (a rule on /proc).
+      auto parent = scanner_.root_.openDir(dirName(rule.path));
+      const std::string fsType =
+          parent.ok()
+              ? pseudoFileSystem(parent->get(),
+                                 std::string(rule.path == "/" ? "." : baseName(rule.path)).c_str())
+              : std::string();
+      if (!fsType.empty()) {
+        sink_.onNotDescended(rule, rule.path, notDescendedReason(fsType));
+        descend = false;
+      }
+    }
     emit(rule, std::move(obs));
     if (descend) push(DirJob{&rule, rule.path}, false);
   }
@@ -333,6 +428,8 @@ class FileScanner::Run {
       return;
     }
     auto dir = std::make_shared<UniqueFd>(std::move(opened).value());
+    struct stat self {};
+    const bool haveSelf = ::fstat(dir->get(), &self) == 0;
     HashJob batch{&rule, dir, {}};
     uint64_t batchBytes = 0;
     auto buffer = std::make_unique<char[]>(kDirentBufferBytes);
@@ -360,15 +457,23 @@ class FileScanner::Run {
         }
         const bool isDir = S_ISDIR(st.st_mode);
         if (rule.ignore.ignores(policy::relativeTo(rule.path, obs.path), isDir)) continue;
-        if (const FileRule* other = scanner_.index_.ruleAt(obs.path);
-            other != nullptr && other != &rule) {
-          // Another rule owns this path: a recursive one walks it itself; below a
-          // single-path rule the entries are still ours.
-          if (!other->recursive && isDir) push(DirJob{&rule, std::move(obs.path)}, false);
-          continue;
+        const FileRule* other = scanner_.index_.ruleAt(obs.path);
+        // Another rule owns this path: a recursive one walks it itself; below a single-path
+        // rule the entries are still ours.
+        const bool ours = other == nullptr || other == &rule;
+        if (isDir && (ours || !other->recursive)) {
+          // A mount point: make sure it is not a pseudo file system before walking into it.
+          const std::string fsType = haveSelf && st.st_dev != self.st_dev
+                                         ? pseudoFileSystem(dir->get(), entry->d_name)
+                                         : std::string();
+          if (fsType.empty()) {
+            push(DirJob{&rule, obs.path}, false);
+          } else {
+            sink_.onNotDescended(rule, obs.path, notDescendedReason(fsType));
+          }
         }
-        if (isDir) push(DirJob{&rule, obs.path}, false);
-        if (obs.attrs.type == FileType::kSymlink) readTarget(dir->get(), name, obs);
+        if (!ours) continue;
+        if (obs.attrs.type == FileType::kSymlink) readTarget(dir->get(), name, st.st_size, obs);
         if (obs.attrs.type == FileType::kFile && rule.needsHash()) {
           batchBytes += obs.attrs.size;
           batch.files.push_back(std::move(obs));
@@ -397,9 +502,10 @@ class FileScanner::Run {
   FileObservationSink& sink_;
   std::mutex mutex_;
   std::condition_variable wake_;
-  std::deque<Job> hashJobs_;   // guarded by mutex_
-  std::deque<Job> otherJobs_;  // guarded by mutex_
-  int active_ = 0;             // guarded by mutex_
+  std::deque<Job> hashJobs_;    // guarded by mutex_
+  std::deque<Job> otherJobs_;   // guarded by mutex_
+  int active_ = 0;              // guarded by mutex_
+  std::exception_ptr failure_;  // guarded by mutex_
 };
 
 FileScanner::FileScanner(const RootFs& root, const policy::FileRuleIndex& index,

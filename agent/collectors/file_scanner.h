@@ -8,6 +8,9 @@
 // swapped in mid-scan is never read. Content is streamed through a fixed buffer (constant
 // memory for any file size).
 //
+// What it will not enter: pseudo file systems (proc, sysfs, cgroup, debugfs, ...) met while
+// walking a tree are observed as directories but not descended into, and the sink is told.
+//
 // How it stays fast: the walk and the hashing are shared by a small pool of threads (one per
 // core by default). Directories are jobs; the regular files of a directory are cut into
 // hashing batches that any thread can take, so a single directory of large files still uses
@@ -53,6 +56,10 @@ class FileObservationSink {
   // are unknown, not removed.
   virtual void onListingError(const policy::FileRule& rule, std::string_view path,
                               const std::string& error) = 0;
+  // A directory the scan did not enter on purpose (a pseudo file system such as /proc, whose
+  // files can block or change the kernel's state when read). The directory itself was observed.
+  virtual void onNotDescended(const policy::FileRule& rule, std::string_view path,
+                              const std::string& reason) = 0;
 };
 
 class FileScanner {

@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include <sys/stat.h>
+
 #include "common/base/result.h"
 #include "common/base/unique_fd.h"
 
@@ -35,9 +37,15 @@ class RootFs {
   };
   // Lists a directory inside the root (without "." and "..").
   Result<std::vector<DirEntry>> listDir(std::string_view path) const;
+  // Lists an already open directory; `path` (inside the root) is for messages.
+  Result<std::vector<DirEntry>> listDirAt(int dirFd, std::string_view path) const;
 
   // Reads a regular file inside the root (not a symlink, FIFO or device), at most maxBytes.
   Result<std::string> readFile(std::string_view path, size_t maxBytes) const;
+
+  // Opens a regular file inside the root for reading; anything else (a device, a FIFO, a
+  // symlink) is refused without being opened.
+  Result<UniqueFd> openRegular(std::string_view path) const;
 
   // Where `path` is on the machine running the check, for messages ("/mnt/img/etc/passwd").
   std::string hostPath(std::string_view path) const;
@@ -46,14 +54,32 @@ class RootFs {
   Error resolveError(int errnum, std::string_view what, std::string_view path) const;
 
  private:
-  RootFs(std::string rootPath, UniqueFd fd) : rootPath_(std::move(rootPath)), fd_(std::move(fd)) {}
+  RootFs(std::string rootPath, UniqueFd fd, bool haveOpenat2)
+      : rootPath_(std::move(rootPath)), fd_(std::move(fd)), haveOpenat2_(haveOpenat2) {}
 
-  // openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS) relative to the root; -1 and errno on error.
+  // openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS) relative to the root, or a walk that refuses
+  // symlinks component by component where openat2 is missing or filtered; -1 and errno.
   int openBeneath(std::string_view path, int flags) const;
 
   std::string rootPath_;
   UniqueFd fd_;
+  bool haveOpenat2_ = true;
 };
+
+// The outcome of opening a directory entry that must be a regular file.
+struct RegularFile {
+  UniqueFd fd;              // valid on success
+  struct stat st {};        // of the opened file (on success or when notRegular)
+  int error = 0;            // errno of the failure, 0 on success
+  bool notRegular = false;  // the entry exists but is not a regular file: nothing was opened
+};
+
+// Opens `name` in `dirFd` for reading only if it is a regular file. The entry is pinned with
+// O_PATH (which opens nothing), checked with fstat, then reopened through /proc/self/fd, so a
+// device or FIFO is never opened, not even one swapped in a moment earlier. Without /proc
+// mounted it falls back to a non-blocking open checked with fstat afterwards. `flags` may add
+// O_NOATIME (retried without it when the kernel refuses).
+RegularFile openRegularAt(int dirFd, const char* name, int flags);
 
 // The final component of an absolute path ("/etc/motd" -> "motd", "/" -> "").
 std::string_view baseName(std::string_view path);

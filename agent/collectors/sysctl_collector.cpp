@@ -5,12 +5,21 @@
 namespace driftwatch::agent {
 
 std::string sysctlPath(std::string_view key) {
-  std::string path = "/proc/sys/";
-  path += key;
-  if (key.find('/') == std::string_view::npos) {
-    std::replace(path.begin() + 10, path.end(), '.', '/');
+  // procps' rule: when the first separator is a dot, dots separate levels and a slash stands
+  // for a dot inside a name ("net.ipv4.conf.eth0/1.rp_filter", as `sysctl -a` prints it);
+  // when it is a slash, the key is already a path ("net/ipv4/conf/eth0.1/rp_filter").
+  const size_t first = key.find_first_of("./");
+  std::string relative(key);
+  if (first != std::string_view::npos && key[first] == '.') {
+    for (char& c : relative) {
+      if (c == '.') {
+        c = '/';
+      } else if (c == '/') {
+        c = '.';
+      }
+    }
   }
-  return path;
+  return "/proc/sys/" + relative;
 }
 
 model::SysctlObservation observeSysctl(const RootFs& root, std::string_view key) {

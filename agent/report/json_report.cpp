@@ -52,13 +52,13 @@ std::string renderJson(const CheckReport& report) {
                     {"line", item.rule.line},
                     {"column", item.rule.column},
                     {"field", escapeBytes(item.rule.field)}}}};
-    if (!item.error.empty()) entry["error"] = escapeBytes(item.error);
+    if (!item.error.empty()) entry["error"] = displaySafe(item.error);
     drift.push_back(std::move(entry));
   }
   out["drift"] = std::move(drift);
   json warnings = json::array();
   for (const auto& w : report.warnings)
-    warnings.push_back(escapeBytes(w));
+    warnings.push_back(displaySafe(w));
   out["warnings"] = std::move(warnings);
   return out.dump(2) + "\n";
 }

@@ -1,6 +1,6 @@
 #pragma once
 // Renders a check report for people (a table, colored only on a terminal) and for programs
-// (one JSON object, documented in docs/check-output.md). Every raw value (paths, symlink
+// (one JSON object, documented in docs/agent-cli.md). Every raw value (paths, symlink
 // targets, content) is written in driftwatch's escaped form, so names with newlines or
 // invalid UTF-8 survive and can be pasted back (e.g. into `accept`).
 // Pure functions of their inputs.

@@ -146,7 +146,7 @@ std::string renderText(const CheckReport& report, const TextStyle& style) {
     }
     if (item.attributes.empty()) out += lead + "\n";
     if (!item.error.empty())
-      out += indent + paint(kRed, "error: " + escapeBytes(item.error)) + "\n";
+      out += indent + paint(kRed, "error: " + displaySafe(item.error)) + "\n";
   }
 
   const auto counts = report.countBySeverity();

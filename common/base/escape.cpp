@@ -91,8 +91,19 @@ std::string escapeBytes(std::string_view raw) {
   return out;
 }
 
-bool needsNoEscape(std::string_view raw) {
-  return escapeBytes(raw) == raw;
+bool isDisplaySafe(std::string_view text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    uint32_t cp = 0;
+    const size_t len = utf8SequenceAt(text, i, cp);
+    if (len == 0 || isControl(cp) || isBidiControl(cp)) return false;
+    i += len;
+  }
+  return true;
+}
+
+std::string displaySafe(std::string_view text) {
+  return isDisplaySafe(text) ? std::string(text) : escapeBytes(text);
 }
 
 Result<std::string> unescapeBytes(std::string_view escaped) {

@@ -21,7 +21,12 @@ std::string escapeBytes(std::string_view raw);
 // Fails on a lone '\' or a malformed "\x" escape, naming the offset.
 Result<std::string> unescapeBytes(std::string_view escaped);
 
-// True when escapeBytes(raw) == raw.
-bool needsNoEscape(std::string_view raw);
+// True when `text` can go to a terminal or a JSON string as it is: valid UTF-8 without control
+// or bidirectional-override characters. (Backslashes are fine: messages hold escaped names.)
+bool isDisplaySafe(std::string_view text);
+
+// For messages, which are composed from escaped names: `text` itself when display-safe, else
+// its escaped form, so that nothing a host supplies can reach a terminal raw.
+std::string displaySafe(std::string_view text);
 
 }  // namespace driftwatch

@@ -38,6 +38,20 @@ std::string join(const std::vector<std::string>& parts, std::string_view sep) {
   return out;
 }
 
+void WarningList::close() {
+  if (dropped_ > 0) out_.push_back("... and " + std::to_string(dropped_) + " more like these");
+  dropped_ = 0;
+}
+
+void WarningList::add(std::string warning) {
+  if (kept_ < limit_) {
+    out_.push_back(std::move(warning));
+    ++kept_;
+  } else {
+    ++dropped_;
+  }
+}
+
 size_t editDistance(std::string_view a, std::string_view b) {
   std::vector<size_t> row(b.size() + 1);
   std::iota(row.begin(), row.end(), size_t{0});

@@ -4,6 +4,7 @@
 
 #include "common/base/escape.h"
 #include "common/base/file_io.h"
+#include "common/base/paths.h"
 #include "common/base/strings.h"
 
 namespace driftwatch::baseline {
@@ -161,8 +162,12 @@ class BaselineParser {
     if (id->kind != model::ResourceKind::kFile) {
       return fail(lineNo, 1, "only file entries can be in a baseline (format 1)");
     }
-    if (id->name.empty() || id->name.front() != '/') {
-      return fail(lineNo, 1, "a file entry needs an absolute path (file:/...)");
+    if (auto normalized = normalizeAbsolutePath(id->name);
+        !normalized.ok() || *normalized != id->name) {
+      // Another spelling of a path would never match an observation: it would drift forever.
+      return fail(lineNo, 1,
+                  "a file entry needs a plain absolute path (file:/dir/name, no '//', '.', '..' or "
+                  "trailing '/')");
     }
     BaselineEntry e;
     e.path = std::move(id->name);

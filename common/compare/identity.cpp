@@ -2,19 +2,14 @@
 
 namespace driftwatch::compare {
 
-IdentityTable::IdentityTable(const std::vector<model::UserObservation>& users,
-                             const std::vector<model::GroupObservation>& groups) {
-  // The first entry for a name or id wins, as with getpwnam/getpwuid.
-  for (const auto& u : users) {
-    if (u.presence != model::Presence::kPresent) continue;
-    uids_.emplace(u.name, u.uid);
-    userNames_.emplace(u.uid, u.name);
-  }
-  for (const auto& g : groups) {
-    if (g.presence != model::Presence::kPresent) continue;
-    gids_.emplace(g.name, g.gid);
-    groupNames_.emplace(g.gid, g.name);
-  }
+void IdentityTable::addUser(const std::string& name, uint32_t uid) {
+  uids_.emplace(name, uid);
+  userNames_.emplace(uid, name);
+}
+
+void IdentityTable::addGroup(const std::string& name, uint32_t gid) {
+  gids_.emplace(name, gid);
+  groupNames_.emplace(gid, name);
 }
 
 std::optional<uint32_t> IdentityTable::uidOf(std::string_view name) const {

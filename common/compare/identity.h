@@ -9,9 +9,6 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
-#include <vector>
-
-#include "common/model/observation.h"
 
 namespace driftwatch::compare {
 
@@ -26,9 +23,9 @@ class IdentityResolver {
 
 class IdentityTable final : public IdentityResolver {
  public:
-  IdentityTable() = default;
-  IdentityTable(const std::vector<model::UserObservation>& users,
-                const std::vector<model::GroupObservation>& groups);
+  // The first entry for a name or an id wins, as with getpwnam/getpwuid.
+  void addUser(const std::string& name, uint32_t uid);
+  void addGroup(const std::string& name, uint32_t gid);
 
   std::optional<uint32_t> uidOf(std::string_view name) const override;
   std::optional<uint32_t> gidOf(std::string_view name) const override;

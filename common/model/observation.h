@@ -34,13 +34,23 @@ struct FileAttrs {
   std::string target;
 };
 
-// Stat data that tells whether an entry changed without reading it. Not compared as drift.
+// A file time as the kernel gives it (seconds and nanoseconds kept apart: times past 2262 do
+// not fit in 64-bit nanoseconds).
+struct FileTime {
+  int64_t sec = 0;
+  int64_t nsec = 0;
+  bool operator==(const FileTime&) const = default;
+};
+
+// Stat data that tells whether an entry changed without reading it (the daemon's quick rescan
+// compares it). Not compared as drift.
 struct StatStamp {
   uint64_t dev = 0;
   uint64_t ino = 0;
-  int64_t mtime_ns = 0;
-  int64_t ctime_ns = 0;
+  FileTime mtime;
+  FileTime ctime;
   uint32_t nlink = 0;
+  bool operator==(const StatStamp&) const = default;
 };
 
 struct FileObservation {
@@ -77,7 +87,6 @@ struct ServiceObservation {
   std::string unit;
   bool enabled = false;
   bool masked = false;
-  bool installed = false;  // a unit file of that name exists
   std::string error;
 };
 

@@ -33,10 +33,4 @@ std::string_view relativeTo(std::string_view root, std::string_view path) {
   return path.substr(root.size() + 1);
 }
 
-bool isWithin(std::string_view root, std::string_view path) {
-  if (root == "/") return !path.empty() && path.front() == '/';
-  if (!path.starts_with(root)) return false;
-  return path.size() == root.size() || path[root.size()] == '/';
-}
-
 }  // namespace driftwatch::policy

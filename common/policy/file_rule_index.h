@@ -29,7 +29,5 @@ class FileRuleIndex {
 
 // `path` relative to `root` ("/etc/nginx", "/etc/nginx/a/b" -> "a/b"); path must be below root.
 std::string_view relativeTo(std::string_view root, std::string_view path);
-// True when `path` is `root` or lies below it.
-bool isWithin(std::string_view root, std::string_view path);
 
 }  // namespace driftwatch::policy

@@ -70,26 +70,41 @@ Status validateSegment(std::string_view segment, std::string_view pattern) {
   return {};
 }
 
-// Matches path segments [si..) against pattern segments [pi..), "**" spanning any number.
-bool matchSegments(const std::vector<std::string>& pattern, size_t pi,
-                   const std::vector<std::string_view>& path, size_t si) {
-  while (pi < pattern.size()) {
-    if (pattern[pi] == "**") {
-      // Collapse repeated "**" and try every split point.
-      while (pi + 1 < pattern.size() && pattern[pi + 1] == "**")
-        ++pi;
-      if (pi + 1 == pattern.size()) return si < path.size();  // "dir/**": something below
-      for (size_t k = si; k <= path.size(); ++k) {
-        if (matchSegments(pattern, pi + 1, path, k)) return true;
+// Matches path segments against pattern segments, "**" spanning any number of them. Results
+// are memoised per (pattern, path) position, so several "**" against a deep path stay
+// polynomial instead of exponential.
+class SegmentMatcher {
+ public:
+  SegmentMatcher(const std::vector<std::string>& pattern, const std::vector<std::string_view>& path)
+      : pattern_(pattern), path_(path), memo_((pattern.size() + 1) * (path.size() + 1), kUnknown) {}
+
+  bool match(size_t pi, size_t si) {
+    int8_t& known = memo_[pi * (path_.size() + 1) + si];
+    if (known != kUnknown) return known == 1;
+    const bool result = compute(pi, si);
+    known = result ? 1 : 0;
+    return result;
+  }
+
+ private:
+  static constexpr int8_t kUnknown = -1;
+
+  bool compute(size_t pi, size_t si) {
+    if (pi == pattern_.size()) return si == path_.size();
+    if (pattern_[pi] == "**") {
+      if (pi + 1 == pattern_.size()) return si < path_.size();  // "dir/**": something below
+      for (size_t k = si; k <= path_.size(); ++k) {
+        if (match(pi + 1, k)) return true;
       }
       return false;
     }
-    if (si >= path.size() || !matchSegment(pattern[pi], path[si])) return false;
-    ++pi;
-    ++si;
+    return si < path_.size() && matchSegment(pattern_[pi], path_[si]) && match(pi + 1, si + 1);
   }
-  return si == path.size();
-}
+
+  const std::vector<std::string>& pattern_;
+  const std::vector<std::string_view>& path_;
+  std::vector<int8_t> memo_;
+};
 
 }  // namespace
 
@@ -183,7 +198,7 @@ bool Glob::matches(std::string_view relative, bool isDir) const {
     return segments_[0] == "**" || matchSegment(segments_[0], name);
   }
   const auto parts = split(relative, '/');
-  return matchSegments(segments_, 0, parts, 0);
+  return SegmentMatcher(segments_, parts).match(0, 0);
 }
 
 bool IgnoreSet::ignores(std::string_view relative, bool isDir) const {

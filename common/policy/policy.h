@@ -108,9 +108,6 @@ struct Policy {
   std::vector<ServiceRule> services;
   std::vector<UserRule> users;
   std::vector<GroupRule> groups;
-
-  bool usesBaseline() const;
-  size_t ruleCount() const;
 };
 
 // Parses policy text. `fileName` is used in error messages and rule references.
@@ -118,9 +115,5 @@ struct Policy {
 Result<Policy> parsePolicy(std::string_view text, std::string_view fileName);
 // Reads and parses a policy file (at most 16 MiB).
 Result<Policy> loadPolicy(const std::string& path);
-
-// Normalises an absolute path ("/etc//x/" -> "/etc/x"); refuses relative paths and "." or ".."
-// components, which would make rule ownership ambiguous.
-Result<std::string> normalizeAbsolutePath(std::string_view path);
 
 }  // namespace driftwatch::policy

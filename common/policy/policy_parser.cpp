@@ -8,6 +8,7 @@
 
 #include "common/base/escape.h"
 #include "common/base/file_io.h"
+#include "common/base/paths.h"
 #include "common/base/strings.h"
 #include "common/policy/policy.h"
 
@@ -32,42 +33,6 @@ model::AttrMask FileRule::explicitAttrs() const {
 
 bool FileRule::needsHash() const {
   return sha256.has_value() || content.has_value() || model::has(baselineAttrs, Attr::kSha256);
-}
-
-bool Policy::usesBaseline() const {
-  return std::any_of(files.begin(), files.end(),
-                     [](const FileRule& r) { return r.usesBaseline(); });
-}
-
-size_t Policy::ruleCount() const {
-  return files.size() + sysctl.size() + packages.size() + services.size() + users.size() +
-         groups.size();
-}
-
-Result<std::string> normalizeAbsolutePath(std::string_view path) {
-  if (path.empty() || path.front() != '/') {
-    return makeError(ErrorCode::kInvalidInput,
-                     "'" + escapeBytes(path) + "' is not an absolute path (start it with '/')");
-  }
-  if (path.find('\0') != std::string_view::npos) {
-    return makeError(ErrorCode::kInvalidInput, "a path cannot contain a NUL byte");
-  }
-  std::string out;
-  for (const auto part : split(path, '/')) {
-    if (part.empty()) continue;
-    if (part == "." || part == "..") {
-      return makeError(
-          ErrorCode::kInvalidInput,
-          "'" + escapeBytes(path) + "' has a '.' or '..' component; write the path plainly");
-    }
-    out += '/';
-    out += part;
-  }
-  if (out.empty()) out = "/";
-  if (out.size() > 4096) {
-    return makeError(ErrorCode::kInvalidInput, "path is longer than PATH_MAX (4096 bytes)");
-  }
-  return out;
 }
 
 namespace {
@@ -409,6 +374,10 @@ class PolicyParser {
     if (rule.content && rule.sha256) {
       fail(node, field, "give `content` or `sha256`, not both (content implies the sha256)");
     }
+    if (rule.target && (rule.content || rule.sha256)) {
+      fail(node, field,
+           "`target` is for symlinks and `content`/`sha256` for regular files; keep one");
+    }
     if (rule.target && rule.type && *rule.type != model::FileType::kSymlink) {
       fail(node, field,
            "`target` is only for symlinks, but `type` is " +
@@ -631,7 +600,7 @@ class PolicyParser {
 
   // A passwd/group field: no ':' or newline, which would break the file's format.
   std::string fieldText(const YAML::Node& node, const std::string& field) {
-    std::string text = node.IsScalar() ? node.Scalar() : scalar(node, field);
+    std::string text = scalar(node, field);
     if (text.find_first_of(":\n") != std::string::npos) {
       fail(node, field, "cannot contain ':' or a newline");
     }

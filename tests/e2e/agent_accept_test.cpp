@@ -71,7 +71,12 @@ TEST_CASE("accept --all, and refusals that say what to do") {
   CHECK(badId.exitCode == 1);
   CHECK(badId.err.find("KIND:NAME") != std::string::npos);
   const std::string before = work.read("b.txt");
-  CHECK(work.read("b.txt") == before);  // refusals leave the baseline untouched
+  // Naming a resource that already matches changes nothing, and records nothing.
+  const auto unchanged = base({"--reason", "x", "file:/srv"});
+  CHECK(unchanged.exitCode == 0);
+  CHECK(unchanged.out.find("unchanged file:/srv") != std::string::npos);
+  CHECK(unchanged.out.find("the baseline is unchanged") != std::string::npos);
+  CHECK(work.read("b.txt") == before);  // refusals and no-ops leave the baseline untouched
 
   const auto all = base({"--reason", "new layout", "--all"});
   INFO(all.err);

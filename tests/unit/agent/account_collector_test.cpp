@@ -25,10 +25,13 @@ TEST_CASE("passwd and group files parse; malformed lines are skipped with their 
   CHECK(warnings[0] == "passwd:3: malformed passwd entry skipped");
   CHECK(warnings[1] == "passwd:6: malformed passwd entry skipped");
 
-  const auto groups = parseGroup("sudo:x:27:admin,bob\nempty:x:100:\n", "group", warnings);
-  REQUIRE(groups.size() == 2);
-  CHECK(groups[0].members == std::vector<std::string>{"admin", "bob"});
-  CHECK(groups[1].members.empty());
+  AccountDatabase db;
+  db.groups = parseGroup("sudo:x:27:admin, bob\nempty:x:100:\n", "group", warnings);
+  REQUIRE(db.groups.size() == 2);
+  CHECK(db.groups[0].gid == 27);
+  CHECK(observeGroup(db, "sudo").members == std::vector<std::string>{"admin", "bob"});
+  CHECK(observeGroup(db, "empty").members.empty());
+  CHECK(observeGroup(db, "empty").presence == model::Presence::kPresent);
 }
 
 TEST_CASE("accounts load from ROOT/etc; a missing file makes lookups unknown") {
@@ -42,4 +45,14 @@ TEST_CASE("accounts load from ROOT/etc; a missing file makes lookups unknown") {
   const auto group = observeGroup(db, "sudo");
   CHECK(group.presence == model::Presence::kUnknown);
   CHECK(group.error.find("/etc/group") != std::string::npos);
+}
+
+TEST_CASE("a hostile account file yields a bounded number of warnings") {
+  std::string junk;
+  for (int i = 0; i < 100000; ++i)
+    junk += "garbage line\n";
+  std::vector<std::string> warnings;
+  CHECK(parsePasswd(junk, "passwd", warnings).empty());
+  REQUIRE(warnings.size() == 21);
+  CHECK(warnings.back() == "... and 99980 more like these");
 }

@@ -8,6 +8,7 @@
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <sys/inotify.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "common/base/unique_fd.h"
+#include "tests/support/open_watch.h"
 #include "tests/support/temp_dir.h"
 
 using namespace driftwatch;
@@ -39,10 +41,16 @@ class CollectingSink final : public FileObservationSink {
     std::lock_guard lock(mutex);
     listingErrors[std::string(path)] = error;
   }
+  void onNotDescended(const policy::FileRule&, std::string_view path,
+                      const std::string& reason) override {
+    std::lock_guard lock(mutex);
+    notDescended[std::string(path)] = reason;
+  }
   std::mutex mutex;
   std::map<std::string, FileObservation> files;
   std::map<std::string, const policy::FileRule*> owners;
   std::map<std::string, std::string> listingErrors;
+  std::map<std::string, std::string> notDescended;
   std::set<std::thread::id> threads;
 };
 
@@ -67,37 +75,6 @@ void scan(const testing::TempDir& dir, Scan& s, ScanOptions options = {}) {
     rules.push_back(&r);
   scanner.scan(rules, s.sink);
 }
-
-// Every open(2) of the watched paths shows up as IN_OPEN: proof that the scanner never opened
-// them, rather than an assumption.
-class OpenWatch {
- public:
-  OpenWatch() : fd_(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) {}
-  void watch(const std::string& path) {
-    const int wd =
-        ::inotify_add_watch(fd_.get(), path.c_str(), IN_OPEN | IN_ACCESS | IN_DONT_FOLLOW);
-    REQUIRE(wd >= 0);
-    names_[wd] = path;
-  }
-  std::set<std::string> opened() {
-    std::set<std::string> out;
-    alignas(inotify_event) char buffer[4096];
-    while (true) {
-      const ssize_t n = ::read(fd_.get(), buffer, sizeof buffer);
-      if (n <= 0) break;
-      for (ssize_t off = 0; off < n;) {
-        const auto* ev = reinterpret_cast<const inotify_event*>(buffer + off);
-        out.insert(names_[ev->wd]);
-        off += static_cast<ssize_t>(sizeof(inotify_event) + ev->len);
-      }
-    }
-    return out;
-  }
-
- private:
-  UniqueFd fd_;
-  std::map<int, std::string> names_;
-};
 
 }  // namespace
 
@@ -186,7 +163,7 @@ TEST_CASE("symlinks are never followed; FIFOs, sockets and devices are never ope
   const bool haveDevice = testing::runningAsRoot() &&
                           ::mknod(dir.at("t/null").c_str(), S_IFCHR | 0666, makedev(1, 3)) == 0;
 
-  OpenWatch watch;
+  testing::OpenWatch watch;
   watch.watch(outside.at("secret"));
   watch.watch(dir.at("t/fifo"));
   watch.watch(dir.at("t/regular"));
@@ -301,4 +278,44 @@ TEST_CASE("files changing and vanishing during a scan never crash it") {
   }
   stop = true;
   churn.join();
+}
+
+TEST_CASE("pseudo file systems are observed but never walked") {
+  // A rule on /proc itself, on the live host.
+  Scan s{policyOf("name: a\nfiles:\n  - {path: /proc, recursive: true}\n"), {}};
+  auto root = RootFs::open("/");
+  REQUIRE(root.ok());
+  const policy::FileRuleIndex index(s.policy.files);
+  FileScanner scanner(*root, index, {});
+  scanner.scan({&s.policy.files[0]}, s.sink);
+  CHECK(s.sink.files.size() == 1);
+  REQUIRE(s.sink.notDescended.contains("/proc"));
+  CHECK(s.sink.notDescended.at("/proc").find("a proc file system") != std::string::npos);
+
+  // A proc mount met while walking a tree (mounting needs root).
+  if (!testing::runningAsRoot()) return;
+  testing::TempDir dir;
+  dir.write("t/file", "x");
+  dir.mkdir("t/p");
+  if (::mount("proc", dir.at("t/p").c_str(), "proc", 0, nullptr) != 0)
+    return;  // no mount rights here
+  Scan tree{policyOf("name: a\nfiles:\n  - {path: /t, recursive: true}\n"), {}};
+  scan(dir, tree);
+  ::umount2(dir.at("t/p").c_str(), MNT_DETACH);
+  CHECK(tree.sink.files.contains("/t/p"));
+  CHECK(tree.sink.files.size() == 3);
+  CHECK(tree.sink.notDescended.contains("/t/p"));
+}
+
+TEST_CASE("times past 2262 are kept exactly") {
+  testing::TempDir dir;
+  dir.write("t/future", "x");
+  const struct timespec times[2] = {{0, UTIME_OMIT}, {13569465600, 5}};  // 2400-01-01
+  REQUIRE(::utimensat(AT_FDCWD, dir.at("t/future").c_str(), times, 0) == 0);
+  Scan s{policyOf("name: a\nfiles:\n  - {path: /t, recursive: true}\n"), {}};
+  scan(dir, s);
+  const auto& obs = s.sink.files.at("/t/future");
+  CHECK(obs.stamp.mtime.sec == 13569465600);
+  CHECK(obs.stamp.mtime.nsec == 5);
+  CHECK(model::has(obs.attrs.mask, Attr::kSha256));
 }

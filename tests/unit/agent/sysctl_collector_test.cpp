@@ -10,6 +10,8 @@ using namespace driftwatch::agent;
 TEST_CASE("sysctl keys map to /proc/sys paths like sysctl(8)") {
   CHECK(sysctlPath("net.ipv4.ip_forward") == "/proc/sys/net/ipv4/ip_forward");
   CHECK(sysctlPath("net/ipv4/conf/eth0.1/rp_filter") == "/proc/sys/net/ipv4/conf/eth0.1/rp_filter");
+  // As `sysctl -a` prints a VLAN interface: the slash stands for a dot in the name.
+  CHECK(sysctlPath("net.ipv4.conf.eth0/1.rp_filter") == "/proc/sys/net/ipv4/conf/eth0.1/rp_filter");
 }
 
 TEST_CASE("values are read from ROOT/proc/sys; missing keys are absent") {

@@ -111,6 +111,8 @@ TEST_CASE("malformed baselines get one error with line and column") {
   CHECK(err("@format\t1\nsysctl:kernel.x\tvalue=1\n").find("only file entries") !=
         std::string::npos);
   CHECK(err("@format\t1\nfile:relative\n").find("absolute") != std::string::npos);
+  CHECK(err("@format\t1\nfile:/etc//x\n").find("plain absolute path") != std::string::npos);
+  CHECK(err("@format\t1\nfile:/etc/x/\n").find("plain absolute path") != std::string::npos);
   CHECK(err("@format\t1\nfile:/x\tmode\n").find("NAME=VALUE") != std::string::npos);
   CHECK(err("@format\t1\n@bogus\tx\n").find("unknown header") != std::string::npos);
   CHECK(err("@format\t1\nfile:/x\ttarget=a\n").find("must also record its type") !=

@@ -9,7 +9,7 @@ using driftwatch::unescapeBytes;
 
 TEST_CASE("escape leaves ordinary text, spaces and non-ASCII UTF-8 alone") {
   CHECK(escapeBytes("/etc/nginx/sites enabled/café.conf") == "/etc/nginx/sites enabled/café.conf");
-  CHECK(driftwatch::needsNoEscape("plain"));
+  CHECK(driftwatch::isDisplaySafe("plain, with a \\x0a escape"));
 }
 
 TEST_CASE("escape turns control bytes, backslashes and invalid UTF-8 into visible escapes") {
@@ -55,4 +55,11 @@ TEST_CASE("unescape rejects malformed escapes with the offset") {
   CHECK_FALSE(unescapeBytes("\\xZZ").ok());
   CHECK_FALSE(unescapeBytes("\\n").ok());
   CHECK(*unescapeBytes("\\x41\\\\") == "A\\");
+}
+
+TEST_CASE("displaySafe passes escaped messages through and escapes raw ones") {
+  using driftwatch::displaySafe;
+  CHECK(displaySafe("file:/a\\x0ab: cannot open") == "file:/a\\x0ab: cannot open");
+  CHECK(displaySafe("raw\x1b[31mred") == "raw\\x1b[31mred");
+  CHECK(displaySafe(std::string("bad\xff", 4)) == "bad\\xff");
 }

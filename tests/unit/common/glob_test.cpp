@@ -72,4 +72,12 @@ TEST_CASE("matching stays fast on adversarial patterns") {
   auto g = Glob::compile("*a*a*a*a*a*a*a*a*a*a*b");
   REQUIRE(g.ok());
   CHECK_FALSE(g->matches(std::string(200, 'a'), false));
+  // Many "**" segments against a deep path that does not match.
+  auto deep = Glob::compile("**/a/**/a/**/a/**/a/**/a/**/b");
+  REQUIRE(deep.ok());
+  std::string path;
+  for (int i = 0; i < 200; ++i)
+    path += "a/";
+  path += "c";
+  CHECK_FALSE(deep->matches(path, false));
 }

@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include "common/base/paths.h"
 #include "common/policy/policy.h"
 
 using namespace driftwatch;
@@ -89,9 +90,9 @@ groups:
 TEST_CASE("a file rule with only a path takes the default attributes from the baseline") {
   const Policy p = parseOk("name: a\nfiles:\n  - path: /etc/hosts\n");
   CHECK(p.files[0].baselineAttrs == kDefaultBaselineAttrs);
-  CHECK(p.usesBaseline());
+  CHECK(p.files[0].usesBaseline());
   const Policy explicitOnly = parseOk("name: a\nfiles:\n  - {path: /etc/hosts, mode: \"0644\"}\n");
-  CHECK_FALSE(explicitOnly.usesBaseline());
+  CHECK_FALSE(explicitOnly.files[0].usesBaseline());
 }
 
 TEST_CASE("unknown keys are errors with position and a suggestion") {

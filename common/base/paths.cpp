@@ -1,0 +1,34 @@
+#include "common/base/paths.h"
+
+#include "common/base/escape.h"
+#include "common/base/strings.h"
+
+namespace driftwatch {
+
+Result<std::string> normalizeAbsolutePath(std::string_view path) {
+  if (path.empty() || path.front() != '/') {
+    return makeError(ErrorCode::kInvalidInput,
+                     "'" + escapeBytes(path) + "' is not an absolute path (start it with '/')");
+  }
+  if (path.find('\0') != std::string_view::npos) {
+    return makeError(ErrorCode::kInvalidInput, "a path cannot contain a NUL byte");
+  }
+  std::string out;
+  for (const auto part : split(path, '/')) {
+    if (part.empty()) continue;
+    if (part == "." || part == "..") {
+      return makeError(
+          ErrorCode::kInvalidInput,
+          "'" + escapeBytes(path) + "' has a '.' or '..' component; write the path plainly");
+    }
+    out += '/';
+    out += part;
+  }
+  if (out.empty()) out = "/";
+  if (out.size() > 4096) {
+    return makeError(ErrorCode::kInvalidInput, "path is longer than PATH_MAX (4096 bytes)");
+  }
+  return out;
+}
+
+}  // namespace driftwatch

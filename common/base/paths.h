@@ -1,0 +1,16 @@
+#pragma once
+// Absolute paths as driftwatch names resources: one spelling per entry, so that a policy, a
+// baseline and an observation always agree on the key. Pure functions.
+
+#include <string>
+#include <string_view>
+
+#include "common/base/result.h"
+
+namespace driftwatch {
+
+// Normalises an absolute path ("/etc//x/" -> "/etc/x"); refuses relative paths, NUL bytes and
+// "." or ".." components, which would make rule ownership ambiguous.
+Result<std::string> normalizeAbsolutePath(std::string_view path);
+
+}  // namespace driftwatch
