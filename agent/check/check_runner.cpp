@@ -19,6 +19,7 @@
 #include "common/base/time.h"
 #include "common/compare/compare.h"
 #include "common/compare/identity.h"
+#include "common/model/file_attrs_text.h"
 #include "common/policy/file_rule_index.h"
 
 namespace driftwatch::agent {
@@ -305,7 +306,7 @@ BaselineEntry entryFor(const FileObservation& obs, const FileRule& rule) {
 }
 
 bool sameEntry(const BaselineEntry& a, const BaselineEntry& b) {
-  return baseline::formatFileAttrs(a.attrs) == baseline::formatFileAttrs(b.attrs);
+  return model::formatFileAttrs(a.attrs) == model::formatFileAttrs(b.attrs);
 }
 
 // Why an observation cannot go into a baseline, or "" when it can.

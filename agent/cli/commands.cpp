@@ -9,6 +9,9 @@
 
 #include "agent/check/check_runner.h"
 #include "agent/cli/progress_line.h"
+#include "agent/daemon/agent_config.h"
+#include "agent/daemon/daemon.h"
+#include "agent/health/status.h"
 #include "agent/report/report_format.h"
 #include "common/base/escape.h"
 #include "common/base/strings.h"
@@ -178,6 +181,50 @@ int runAcceptCommand(const AcceptArgs& args) {
   std::cout << "Baseline " << escapeBytes(args.baseline) << " updated: " << outcome->changed.size()
             << " accepted.\n";
   return kExitOk;
+}
+
+namespace {
+
+// The config file, with the default path allowed to be missing.
+Result<AgentConfig> loadConfig(const std::string& path) {
+  return loadAgentConfig(path.empty() ? std::string(kDefaultConfigPath) : path, !path.empty());
+}
+
+}  // namespace
+
+int runDaemonCommand(const RunArgs& args) {
+  auto config = loadConfig(args.config);
+  if (!config.ok()) return fail(config.error());
+  if (!args.policy.empty()) config->policy = args.policy;
+  if (!args.baseline.empty()) config->baseline = args.baseline;
+  if (!args.root.empty()) config->root = args.root;
+  if (!args.stateDir.empty()) config->stateDir = args.stateDir;
+  if (!args.eventsFile.empty()) config->eventsFile = args.eventsFile;
+  if (config->policy.empty()) {
+    return fail(
+        makeError(ErrorCode::kInvalidInput,
+                  "no policy: pass --policy FILE or set `policy:` in the config file (" +
+                      (args.config.empty() ? std::string(kDefaultConfigPath) : args.config) + ")"));
+  }
+  return runDaemon(*config);
+}
+
+int runStatusCommand(const StatusArgs& args) {
+  if (args.format != "text" && args.format != "json") {
+    return fail(makeError(ErrorCode::kInvalidInput,
+                          "unknown format '" + args.format + "' (use text or json)", "--format"));
+  }
+  std::string stateDir = args.stateDir;
+  if (stateDir.empty()) {
+    auto config = loadConfig(args.config);
+    if (!config.ok()) return fail(config.error());
+    stateDir = config->stateDir;
+  }
+  auto status = readStatus(stateDir, args.format == "text" && colorWanted());
+  if (!status.ok()) return fail(status.error());
+  std::cout << (args.format == "json" ? status->json : status->text);
+  std::cout.flush();
+  return status->driftCount == 0 ? kExitOk : kExitDrift;
 }
 
 }  // namespace driftwatch::agent

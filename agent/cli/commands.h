@@ -37,7 +37,24 @@ struct AcceptArgs {
   std::string reason;
 };
 
+struct RunArgs {
+  std::string config;  // empty: the default path, which may be absent
+  std::string policy;  // flags override the config file when given
+  std::string baseline;
+  std::string root;
+  std::string stateDir;
+  std::string eventsFile;
+};
+
+struct StatusArgs {
+  std::string config;
+  std::string stateDir;
+  std::string format = "text";
+};
+
 int runCheckCommand(const CheckArgs& args);
+int runDaemonCommand(const RunArgs& args);
+int runStatusCommand(const StatusArgs& args);
 int runBaselineCommand(const BaselineArgs& args);
 int runAcceptCommand(const AcceptArgs& args);
 

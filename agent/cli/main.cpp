@@ -42,6 +42,8 @@ int main(int argc, char** argv) {
   raiseFileLimit();
 
   CLI::App app{"driftwatch-agent: find configuration drift on this host"};
+  // Options after the subcommand belong to it; CLI11 would otherwise accept them anywhere.
+  app.fallthrough(false);
   app.set_version_flag("--version", std::string("driftwatch-agent ") + DRIFTWATCH_VERSION);
   app.require_subcommand(1);
 
@@ -75,6 +77,30 @@ int main(int argc, char** argv) {
                    "Why the change is approved (kept in the baseline)")
       ->required();
 
+  RunArgs run;
+  auto* runCmd = app.add_subcommand(
+      "run",
+      "Run the agent daemon: watch the host in real time and keep drift, coverage and an outbox");
+  runCmd->add_option("--config,-c", run.config,
+                     "Config file (default /etc/driftwatch/agent.yaml, which may be absent)");
+  runCmd->add_option("--policy,-p", run.policy, "Policy file (overrides the config file)");
+  runCmd->add_option("--baseline,-b", run.baseline, "Baseline file (overrides the config file)");
+  runCmd->add_option("--root", run.root,
+                     "Observe a host mounted at DIR (overrides the config file)");
+  runCmd->add_option("--state-dir", run.stateDir,
+                     "State directory (default /var/lib/driftwatch/agent)");
+  runCmd->add_option("--events-file", run.eventsFile,
+                     "Also append drift and coverage events (JSON lines) here");
+
+  StatusArgs status;
+  auto* statusCmd = app.add_subcommand(
+      "status",
+      "Show the daemon's view: drift, coverage and gaps, last scans (exit 0: no drift, 2: drift)");
+  statusCmd->add_option("--config,-c", status.config, "Config file naming the state directory");
+  statusCmd->add_option("--state-dir", status.stateDir,
+                        "State directory (default from the config file)");
+  statusCmd->add_option("--format", status.format, "Output: text or json")->capture_default_str();
+
   // CLI11 only says "a subcommand is required" for a mistyped command; name it instead.
   if (argc > 1 && argv[1][0] != '-') {
     std::string known;
@@ -105,6 +131,8 @@ int main(int argc, char** argv) {
   }
 
   try {
+    if (*runCmd) return runDaemonCommand(run);
+    if (*statusCmd) return runStatusCommand(status);
     if (*checkCmd) return runCheckCommand(check);
     if (*baselineCmd) return runBaselineCommand(baseline);
     if (*acceptCmd) return runAcceptCommand(accept);

@@ -99,6 +99,15 @@ class ContentReader {
                         " bytes: not hashed");
       return;
     }
+    // Unchanged stat data: the recorded digest still holds (content rules read anyway, to show
+    // the content in their drift).
+    if (options.cache != nullptr && !rule.content) {
+      if (const auto known = options.cache->lookup(obs.path, obs.stamp, obs.attrs.size)) {
+        obs.attrs.sha256 = *known;
+        obs.attrs.mask |= bit(Attr::kSha256);
+        return;
+      }
+    }
     // O_NOATIME keeps the scan from dirtying inodes (the kernel allows it only to the owner;
     // openRegularAt retries without it).
     RegularFile file = openRegularAt(dirFd, name.c_str(), O_NOATIME);
@@ -144,6 +153,13 @@ class ContentReader {
         return;
       }
       if (n == 0) break;
+      if (options.cancel != nullptr && options.cancel->load(std::memory_order_relaxed)) {
+        obs.failed |= bit(Attr::kSha256);
+        addError(obs, "not hashed: the scan was cancelled");
+        return;
+      }
+      if (options.io != nullptr) options.io->consume(static_cast<uint64_t>(n));
+      if (options.cpu != nullptr) options.cpu->checkpoint();
       sha_.update(buffer_.get(), static_cast<size_t>(n));
       total += static_cast<uint64_t>(n);
       if (capture && captured.size() <= options.contentCaptureBytes) {
@@ -266,7 +282,7 @@ std::string notDescendedReason(const std::string& fsType) {
 // Observes one path: lstat through a directory opened without following symlinks, then the
 // target or the content as the rule asks.
 FileObservation observePath(const RootFs& root, const ScanOptions& options, std::string_view path,
-                            const FileRule& rule, ContentReader& reader) {
+                            const FileRule& rule, ContentReader* reader) {
   FileObservation obs;
   obs.path = std::string(path);
   struct stat st {};
@@ -292,8 +308,9 @@ FileObservation observePath(const RootFs& root, const ScanOptions& options, std:
   const std::string name(baseName(path));
   if (!statAt(parent->get(), name.c_str(), obs, st)) return obs;
   if (obs.attrs.type == FileType::kSymlink) readTarget(parent->get(), name, st.st_size, obs);
-  if (obs.attrs.type == FileType::kFile && rule.needsHash())
-    reader.hash(parent->get(), rule, obs, options);
+  if (obs.attrs.type == FileType::kFile && rule.needsHash() && reader != nullptr) {
+    reader->hash(parent->get(), rule, obs, options);
+  }
   return obs;
 }
 
@@ -307,7 +324,11 @@ class FileScanner::Run {
 
   void start(const std::vector<const FileRule*>& rules) {
     for (const FileRule* rule : rules)
-      otherJobs_.push_back(RootJob{rule});
+      otherJobs_.push_back(RootJob{rule, rule->path});
+  }
+
+  void startFrom(const std::string& path, const FileRule& rule) {
+    otherJobs_.push_back(RootJob{&rule, path});
   }
 
   void work() {
@@ -326,6 +347,12 @@ class FileScanner::Run {
         if (hashJobs_.empty() && otherJobs_.empty()) {
           wake_.notify_all();
           return;  // nothing queued and nobody working: the scan is complete
+        }
+        if (cancelled()) {
+          hashJobs_.clear();
+          otherJobs_.clear();
+          wake_.notify_all();
+          continue;  // drops the queue; the loop ends once no job is running
         }
         if (!hashJobs_.empty()) {
           job = std::move(hashJobs_.front());
@@ -362,14 +389,21 @@ class FileScanner::Run {
     wake_.notify_all();
   }
 
+  bool cancelled() const {
+    const auto* flag = scanner_.options_.cancel;
+    return flag != nullptr && flag->load(std::memory_order_relaxed);
+  }
+
   std::exception_ptr failure() {
     std::lock_guard lock(mutex_);
     return failure_;
   }
 
  private:
+  // Observes `path` (a rule's root, or any path inside a recursive rule) and walks below it.
   struct RootJob {
     const FileRule* rule;
+    std::string path;
   };
   struct DirJob {
     const FileRule* rule;
@@ -397,24 +431,24 @@ class FileScanner::Run {
 
   void run(RootJob& job, ContentReader& reader) {
     const FileRule& rule = *job.rule;
-    FileObservation obs = observePath(scanner_.root_, scanner_.options_, rule.path, rule, reader);
+    FileObservation obs = observePath(scanner_.root_, scanner_.options_, job.path, rule, &reader);
     bool descend =
         rule.recursive && obs.presence == Presence::kPresent && obs.attrs.type == FileType::kDir;
     if (descend) {
-      // The rule's own directory may be a pseudo file system mount (a rule on /proc).
-      auto parent = scanner_.root_.openDir(dirName(rule.path));
+      // The directory may be a pseudo file system mount (a rule on /proc).
+      auto parent = scanner_.root_.openDir(dirName(job.path));
       const std::string fsType =
           parent.ok()
               ? pseudoFileSystem(parent->get(),
-                                 std::string(rule.path == "/" ? "." : baseName(rule.path)).c_str())
+                                 std::string(job.path == "/" ? "." : baseName(job.path)).c_str())
               : std::string();
       if (!fsType.empty()) {
-        sink_.onNotDescended(rule, rule.path, notDescendedReason(fsType));
+        sink_.onNotDescended(rule, job.path, notDescendedReason(fsType));
         descend = false;
       }
     }
     emit(rule, std::move(obs));
-    if (descend) push(DirJob{&rule, rule.path}, false);
+    if (descend) push(DirJob{&rule, std::move(job.path)}, false);
   }
 
   void run(DirJob& job, ContentReader& reader) {
@@ -428,6 +462,7 @@ class FileScanner::Run {
       return;
     }
     auto dir = std::make_shared<UniqueFd>(std::move(opened).value());
+    sink_.onEnterDirectory(rule, job.path, dir->get());
     struct stat self {};
     const bool haveSelf = ::fstat(dir->get(), &self) == 0;
     HashJob batch{&rule, dir, {}};
@@ -515,6 +550,17 @@ FileScanner::FileScanner(const RootFs& root, const policy::FileRuleIndex& index,
 void FileScanner::scan(const std::vector<const FileRule*>& rules, FileObservationSink& sink) {
   Run run(*this, sink);
   run.start(rules);
+  runJobs(run);
+}
+
+void FileScanner::scanFrom(const std::string& path, const FileRule& rule,
+                           FileObservationSink& sink) {
+  Run run(*this, sink);
+  run.startFrom(path, rule);
+  runJobs(run);
+}
+
+void FileScanner::runJobs(Run& run) {
   unsigned threads = options_.threads != 0 ? options_.threads : std::thread::hardware_concurrency();
   threads = std::clamp(threads, 1u, 64u);
   std::vector<std::thread> helpers;
@@ -526,9 +572,14 @@ void FileScanner::scan(const std::vector<const FileRule*>& rules, FileObservatio
     t.join();
 }
 
+FileObservation statPath(const RootFs& root, std::string_view path) {
+  static const FileRule kStatOnly{};  // no sha256, no content: nothing is read
+  return observePath(root, ScanOptions{}, path, kStatOnly, nullptr);
+}
+
 FileObservation FileScanner::observe(std::string_view path, const FileRule& rule) const {
   ContentReader reader;
-  return observePath(root_, options_, path, rule, reader);
+  return observePath(root_, options_, path, rule, &reader);
 }
 
 }  // namespace driftwatch::agent

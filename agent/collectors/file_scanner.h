@@ -22,11 +22,14 @@
 #include <atomic>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "agent/collectors/budget.h"
 #include "agent/collectors/root_fs.h"
+#include "common/crypto/sha256.h"
 #include "common/model/observation.h"
 #include "common/policy/file_rule_index.h"
 #include "common/policy/policy.h"
@@ -38,6 +41,15 @@ struct ScanProgress {
   std::atomic<uint64_t> bytesHashed{0};
 };
 
+// Digests already known for unchanged files: a file whose stat data (device, inode, size,
+// mtime, ctime) is exactly as recorded is not read again. Called from scanner threads.
+class HashCache {
+ public:
+  virtual ~HashCache() = default;
+  virtual std::optional<Sha256Digest> lookup(const std::string& path, const model::StatStamp& stamp,
+                                             uint64_t size) = 0;
+};
+
 struct ScanOptions {
   unsigned threads = 0;  // 0: one per core
   // Regular files larger than this are reported as too large, not hashed (never skipped
@@ -45,6 +57,11 @@ struct ScanOptions {
   uint64_t maxHashBytes = std::numeric_limits<uint64_t>::max();
   size_t contentCaptureBytes = 64 * 1024;  // for rules with `content`, shown in the drift
   ScanProgress* progress = nullptr;
+  HashCache* cache = nullptr;  // nullptr: hash everything (a deep scan)
+  IoBudget* io = nullptr;      // nullptr: read as fast as the disk goes
+  CpuBudget* cpu = nullptr;
+  // Set from another thread to abandon a scan quickly (shutdown); observations stop arriving.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 class FileObservationSink {
@@ -60,6 +77,13 @@ class FileObservationSink {
   // files can block or change the kernel's state when read). The directory itself was observed.
   virtual void onNotDescended(const policy::FileRule& rule, std::string_view path,
                               const std::string& reason) = 0;
+  // A directory about to be listed, open as `dirFd` (the daemon watches it before listing, so
+  // that nothing created meanwhile is missed).
+  virtual void onEnterDirectory(const policy::FileRule& rule, std::string_view path, int dirFd) {
+    (void)rule;
+    (void)path;
+    (void)dirFd;
+  }
 };
 
 class FileScanner {
@@ -70,15 +94,24 @@ class FileScanner {
   // rule owns (see FileRuleIndex), skipping ignored entries and other rules' subtrees.
   void scan(const std::vector<const policy::FileRule*>& rules, FileObservationSink& sink);
 
-  // Observes exactly one path, as `rule` asks (hash, content).
+  // Observes `path` (owned by `rule`, possibly deep below its root) and, for a directory of a
+  // recursive rule, everything below it, as scan() does.
+  void scanFrom(const std::string& path, const policy::FileRule& rule, FileObservationSink& sink);
+
+  // Observes exactly one path, as `rule` asks (hash, content). The options' cache is used.
   model::FileObservation observe(std::string_view path, const policy::FileRule& rule) const;
 
  private:
   class Run;
+  void runJobs(Run& run);
 
   const RootFs& root_;
   const policy::FileRuleIndex& index_;
   ScanOptions options_;
 };
+
+// Stat data, type and symlink target of one path, without reading any content: what the daemon
+// uses to check that an earlier observation still holds.
+model::FileObservation statPath(const RootFs& root, std::string_view path);
 
 }  // namespace driftwatch::agent

@@ -1,5 +1,6 @@
 #include <nlohmann/json.hpp>
 
+#include "agent/report/drift_json.h"
 #include "agent/report/report_format.h"
 #include "common/base/escape.h"
 
@@ -13,6 +14,29 @@ nlohmann::ordered_json optionalValue(const std::optional<std::string>& v) {
 }
 
 }  // namespace
+
+nlohmann::ordered_json driftItemJson(const model::DriftItem& item) {
+  using json = nlohmann::ordered_json;
+  json attributes = json::array();
+  for (const auto& a : item.attributes) {
+    attributes.push_back({{"name", std::string(model::attrName(a.attr))},
+                          {"desired", optionalValue(a.desired)},
+                          {"actual", optionalValue(a.actual)}});
+  }
+  json entry = {{"resource", item.id.str()},
+                {"change", std::string(model::changeName(item.change))},
+                {"attributes", attributes},
+                {"severity", std::string(model::severityName(item.severity))},
+                {"drift_type", std::string(model::driftTypeName(item.type))},
+                {"rule",
+                 {{"policy", item.rule.policy},
+                  {"file", escapeBytes(item.rule.file)},
+                  {"line", item.rule.line},
+                  {"column", item.rule.column},
+                  {"field", escapeBytes(item.rule.field)}}}};
+  if (!item.error.empty()) entry["error"] = displaySafe(item.error);
+  return entry;
+}
 
 std::string renderJson(const CheckReport& report) {
   using json = nlohmann::ordered_json;
@@ -34,27 +58,8 @@ std::string renderJson(const CheckReport& report) {
                     {"by_severity", bySeverity}};
 
   json drift = json::array();
-  for (const auto& item : report.drift) {
-    json attributes = json::array();
-    for (const auto& a : item.attributes) {
-      attributes.push_back({{"name", std::string(model::attrName(a.attr))},
-                            {"desired", optionalValue(a.desired)},
-                            {"actual", optionalValue(a.actual)}});
-    }
-    json entry = {{"resource", item.id.str()},
-                  {"change", std::string(model::changeName(item.change))},
-                  {"attributes", attributes},
-                  {"severity", std::string(model::severityName(item.severity))},
-                  {"drift_type", std::string(model::driftTypeName(item.type))},
-                  {"rule",
-                   {{"policy", item.rule.policy},
-                    {"file", escapeBytes(item.rule.file)},
-                    {"line", item.rule.line},
-                    {"column", item.rule.column},
-                    {"field", escapeBytes(item.rule.field)}}}};
-    if (!item.error.empty()) entry["error"] = displaySafe(item.error);
-    drift.push_back(std::move(entry));
-  }
+  for (const auto& item : report.drift)
+    drift.push_back(driftItemJson(item));
   out["drift"] = std::move(drift);
   json warnings = json::array();
   for (const auto& w : report.warnings)

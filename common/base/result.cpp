@@ -10,6 +10,7 @@ Error osError(int errnum, std::string_view what, std::string_view path) {
   ErrorCode code = ErrorCode::kIo;
   if (errnum == ENOENT || errnum == ENOTDIR) code = ErrorCode::kNotFound;
   if (errnum == EACCES || errnum == EPERM) code = ErrorCode::kPermission;
+  if (errnum == ENOSPC || errnum == EMFILE || errnum == ENFILE) code = ErrorCode::kLimit;
   std::string message(what);
   message += ": ";
   // strerrordesc_np is thread-safe, unlike strerror; scans run on several threads.

@@ -19,6 +19,7 @@ enum class ErrorCode {
   kIo,            // an operating system call failed
   kPermission,    // the OS refused access
   kConflict,      // two inputs disagree (duplicate rules, a baseline for another policy)
+  kLimit,         // a kernel or configured limit was reached (inotify watches, descriptors)
   kInternal,      // a broken invariant inside driftwatch
 };
 

@@ -6,6 +6,7 @@
 #include "common/base/file_io.h"
 #include "common/base/paths.h"
 #include "common/base/strings.h"
+#include "common/model/file_attrs_text.h"
 
 namespace driftwatch::baseline {
 
@@ -185,68 +186,9 @@ class BaselineParser {
   }
 
   Status attribute(model::FileAttrs& attrs, const Field& field, int lineNo) {
-    const size_t eq = field.text.find('=');
-    if (eq == std::string_view::npos) {
-      return fail(lineNo, field.column,
-                  "expected NAME=VALUE, found '" + escapeBytes(field.text) + "'");
+    if (auto e = model::parseFileAttrField(field.text, attrs)) {
+      return fail(lineNo, field.column + e->offset, e->message);
     }
-    const std::string_view name = field.text.substr(0, eq);
-    const std::string_view value = field.text.substr(eq + 1);
-    const size_t valueColumn = field.column + eq + 1;
-    const auto attr = model::parseAttrName(model::ResourceKind::kFile, name);
-    if (!attr || *attr == Attr::kContent) {
-      return fail(lineNo, field.column,
-                  "unknown attribute '" + escapeBytes(name) +
-                      "' (known: type, mode, owner, group, size, sha256, target)");
-    }
-    if (model::has(attrs.mask, *attr)) {
-      return fail(lineNo, field.column, "'" + std::string(name) + "' is given twice");
-    }
-    const auto bad = [&](std::string_view shape) {
-      return fail(lineNo, valueColumn,
-                  std::string(name) + " '" + escapeBytes(value) + "' is not valid: expected " +
-                      std::string(shape));
-    };
-    unsigned long long number = 0;
-    switch (*attr) {
-      case Attr::kType: {
-        const auto t = model::parseFileType(value);
-        if (!t) return bad("file, dir, symlink, fifo, socket or device");
-        attrs.type = *t;
-        break;
-      }
-      case Attr::kMode: {
-        const auto m = model::parseMode(value);
-        if (!m || value.size() != 4) return bad("four octal digits like 0644");
-        attrs.mode = *m;
-        break;
-      }
-      case Attr::kOwner:
-      case Attr::kGroup:
-        if (!parseUnsigned(value, number) || number >= 0xffffffffULL) return bad("a numeric id");
-        (*attr == Attr::kOwner ? attrs.uid : attrs.gid) = static_cast<uint32_t>(number);
-        break;
-      case Attr::kSize:
-        if (!parseUnsigned(value, number)) return bad("a size in bytes");
-        attrs.size = number;
-        break;
-      case Attr::kSha256: {
-        const auto d = sha256FromHex(value);
-        if (!d) return bad("64 hexadecimal digits");
-        attrs.sha256 = *d;
-        break;
-      }
-      case Attr::kTarget: {
-        auto raw = unescapeBytes(value);
-        if (!raw.ok()) return fail(lineNo, valueColumn, raw.error().message);
-        if (raw->empty()) return bad("a non-empty symlink target");
-        attrs.target = std::move(raw).value();
-        break;
-      }
-      default:
-        return bad("a file attribute");
-    }
-    attrs.mask |= bit(*attr);
     return {};
   }
 
@@ -301,25 +243,6 @@ void Baseline::sortEntries() {
             [](const BaselineEntry& a, const BaselineEntry& b) { return a.path < b.path; });
 }
 
-std::string formatFileAttrs(const model::FileAttrs& attrs) {
-  std::string out;
-  const auto add = [&](Attr a, const std::string& value) {
-    if (!model::has(attrs.mask, a)) return;
-    if (!out.empty()) out += '\t';
-    out += model::attrName(a);
-    out += '=';
-    out += value;
-  };
-  add(Attr::kType, std::string(model::fileTypeName(attrs.type)));
-  add(Attr::kMode, model::formatMode(attrs.mode));
-  add(Attr::kOwner, std::to_string(attrs.uid));
-  add(Attr::kGroup, std::to_string(attrs.gid));
-  add(Attr::kSize, std::to_string(attrs.size));
-  if (model::has(attrs.mask, Attr::kSha256)) add(Attr::kSha256, toHex(attrs.sha256));
-  if (model::has(attrs.mask, Attr::kTarget)) add(Attr::kTarget, escapeBytes(attrs.target));
-  return out;
-}
-
 Result<Baseline> parseBaseline(std::string_view text, std::string_view fileName) {
   BaselineParser parser(fileName);
   return parser.parse(text);
@@ -350,7 +273,7 @@ std::string serializeBaseline(const Baseline& baseline) {
   for (const BaselineEntry& e : baseline.entries) {
     out += "file:";
     out += escapeBytes(e.path);
-    const std::string attrs = formatFileAttrs(e.attrs);
+    const std::string attrs = model::formatFileAttrs(e.attrs);
     if (!attrs.empty()) {
       out += '\t';
       out += attrs;

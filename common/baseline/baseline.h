@@ -65,7 +65,4 @@ std::string serializeBaseline(const Baseline& baseline);
 // Writes durably: a crash leaves the old file or the new one.
 Status saveBaseline(const std::string& path, const Baseline& baseline);
 
-// "type=file\tmode=0644..." for the attributes in attrs.mask, in canonical order.
-std::string formatFileAttrs(const model::FileAttrs& attrs);
-
 }  // namespace driftwatch::baseline

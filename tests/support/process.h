@@ -4,7 +4,9 @@
 // what it printed, its exit code and its peak memory.
 
 #include <chrono>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace driftwatch::testing {
@@ -28,6 +30,38 @@ struct ProcessResult {
 };
 
 ProcessResult runProcess(const std::vector<std::string>& argv, const ProcessOptions& options = {});
+
+// A process left running (a daemon under test): stdout and stderr go to files the test can
+// read. The destructor kills it if it is still running.
+class Child {
+ public:
+  Child(const std::vector<std::string>& argv, const std::string& stdoutPath,
+        const std::string& stderrPath, const ProcessOptions& options = {});
+  ~Child();
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+
+  int pid() const { return pid_; }
+  void signal(int signum) const;
+  // Waits for the exit; the exit code, -1 after a signal, nullopt on timeout.
+  std::optional<int> wait(std::chrono::milliseconds timeout);
+  bool running();
+
+ private:
+  int pid_ = -1;
+  std::optional<int> status_;
+};
+
+// Polls `condition` every 20 ms until it holds or `timeout` passes; true when it held.
+template <typename Condition>
+bool waitFor(Condition condition, std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    if (condition()) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
 
 // The driftwatch-agent binary under test (set by the build).
 std::string agentBinary();

@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include "common/model/file_attrs_text.h"
 #include "tests/support/temp_dir.h"
 
 using namespace driftwatch;
@@ -62,7 +63,8 @@ TEST_CASE("a baseline survives a round trip, including hostile file names") {
   REQUIRE(back->entries.size() == b.entries.size());
   for (size_t i = 0; i < b.entries.size(); ++i) {
     CHECK(back->entries[i].path == b.entries[i].path);
-    CHECK(formatFileAttrs(back->entries[i].attrs) == formatFileAttrs(b.entries[i].attrs));
+    CHECK(model::formatFileAttrs(back->entries[i].attrs) ==
+          model::formatFileAttrs(b.entries[i].attrs));
   }
   REQUIRE(back->accepts.size() == 1);
   CHECK(back->accepts[0].reason == "new cert\tfor\nprod");

@@ -1,0 +1,100 @@
+#include "agent/loop/work_pool.h"
+
+#include <exception>
+
+namespace driftwatch::agent {
+
+WorkPool::WorkPool(EventLoop& loop, unsigned threads)
+    : loop_(loop), wake_(loop, [this] { drainCompletions(); }) {
+  if (threads == 0) threads = 1;
+  threads_.reserve(threads);
+  for (unsigned i = 0; i < threads; ++i)
+    threads_.emplace_back([this] { workerLoop(); });
+}
+
+WorkPool::~WorkPool() {
+  stop();
+}
+
+void WorkPool::submit(std::function<void()> work, std::function<void()> done) {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return;
+    queue_.push_back({std::move(work), std::move(done)});
+  }
+  ++inFlight_;
+  ready_.notify_one();
+}
+
+void WorkPool::post(std::function<void()> fn) {
+  constexpr size_t kMaxPending = 64;
+  {
+    std::unique_lock lock(mutex_);
+    drained_.wait(lock, [&] { return stopping_ || completed_.size() < kMaxPending; });
+    if (stopping_) return;
+    completed_.push_back({nullptr, std::move(fn), false});
+  }
+  wake_.send();
+}
+
+void WorkPool::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_ && threads_.empty()) return;
+    stopping_ = true;
+    inFlight_ -= queue_.size();
+    queue_.clear();
+  }
+  ready_.notify_all();
+  drained_.notify_all();
+  for (auto& t : threads_)
+    t.join();
+  threads_.clear();
+}
+
+void WorkPool::workerLoop() {
+  while (true) {
+    Job job;
+    {
+      std::unique_lock lock(mutex_);
+      ready_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;
+      job = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    try {
+      job.work();
+    } catch (const std::exception& e) {
+      // Reported on the loop thread with the completion; work is written not to throw.
+      job.done = [this, message = std::string(e.what()), done = std::move(job.done)] {
+        loop_.guard([&] { throw std::runtime_error("background work failed: " + message); });
+        if (done) done();
+      };
+    } catch (...) {
+      job.done = [done = std::move(job.done)] {
+        if (done) done();
+      };
+    }
+    {
+      std::lock_guard lock(mutex_);
+      completed_.push_back(std::move(job));
+    }
+    wake_.send();
+  }
+}
+
+void WorkPool::drainCompletions() {
+  std::deque<Job> done;
+  {
+    std::lock_guard lock(mutex_);
+    done.swap(completed_);
+  }
+  drained_.notify_all();
+  for (auto& job : done) {
+    if (job.counted) --inFlight_;
+    if (job.done) job.done();
+  }
+  if (afterDrain_) afterDrain_();
+}
+
+}  // namespace driftwatch::agent

@@ -1,0 +1,43 @@
+#pragma once
+// Paths that changed and wait out the settle window. A burst of events on one path (a file
+// written in ten chunks, an editor's write-rename dance) becomes one observation once the path
+// has been quiet for `settle`, or has waited `maxDelay` under continuous churn so that a file
+// rewritten forever is still observed. A path that changed as a directory tree (created, moved
+// in, deleted) is kept as a subtree, which wins over a plain entry for the same path.
+// Time is passed in (milliseconds), so tests drive it without a clock. Loop thread only.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace driftwatch::agent {
+
+class PendingSet {
+ public:
+  enum class Scope : uint8_t { kEntry, kSubtree };
+  struct Item {
+    std::string path;
+    Scope scope = Scope::kEntry;
+  };
+
+  void add(const std::string& path, Scope scope, uint64_t nowMs);
+  // Removes and returns the items ready at `nowMs`.
+  std::vector<Item> takeReady(uint64_t nowMs, uint64_t settleMs, uint64_t maxDelayMs);
+  // When the next item becomes ready, if any is pending.
+  std::optional<uint64_t> nextReadyAt(uint64_t settleMs, uint64_t maxDelayMs) const;
+  size_t size() const { return entries_.size(); }
+  bool empty() const { return entries_.empty(); }
+
+ private:
+  struct Entry {
+    Scope scope;
+    uint64_t first;
+    uint64_t last;
+  };
+  static uint64_t readyAt(const Entry& e, uint64_t settleMs, uint64_t maxDelayMs);
+  std::unordered_map<std::string, Entry> entries_;
+};
+
+}  // namespace driftwatch::agent
