@@ -8,6 +8,7 @@
 #include <vector>
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <nlohmann/json.hpp>
 #include <signal.h>
 #include <sys/file.h>
@@ -30,6 +31,7 @@
 #include "agent/watcher/watch_table.h"
 #include "common/base/escape.h"
 #include "common/base/strings.h"
+#include "common/base/time.h"
 #include "common/base/unique_fd.h"
 #include "common/baseline/baseline.h"
 #include "common/compare/compare.h"
@@ -55,19 +57,15 @@ constexpr auto kAliveEvery = std::chrono::seconds(10);
 constexpr std::string_view kAbsent = "absent";
 constexpr std::string_view kUnobserved = "unobserved";
 
-// Policy, baseline and the rule index built on them: replaced as a whole on reload, shared
-// read-only with work in flight.
+// The policy and the rule index built on it: replaced as a whole on reload, shared read-only
+// with work in flight. The baseline itself is kept in the state database (see StateDb).
 struct PolicySnapshot {
   policy::Policy policy;
-  std::optional<baseline::Baseline> baseline;
+  bool hasBaseline = false;
   std::unique_ptr<policy::FileRuleIndex> index;
 
   const FileRule* ownerOf(std::string_view path, bool isDir) const {
     return index->ownerOf(path, isDir);
-  }
-  const baseline::BaselineEntry* baselineFor(const FileRule& rule, std::string_view path) const {
-    if (!baseline || !rule.usesBaseline()) return nullptr;
-    return baseline->find(path);
   }
   // True when `path` lies on the way to a rule's path (a directory whose changes can create,
   // move or delete a rule's root).
@@ -83,23 +81,31 @@ struct PolicySnapshot {
   }
 };
 
-Result<std::shared_ptr<const PolicySnapshot>> loadSnapshot(const AgentConfig& config) {
+struct LoadedPolicy {
+  std::shared_ptr<const PolicySnapshot> snapshot;
+  std::optional<baseline::Baseline> baseline;  // to be stored, then dropped from memory
+};
+
+Result<LoadedPolicy> loadPolicyAndBaseline(const AgentConfig& config) {
   auto snap = std::make_shared<PolicySnapshot>();
   auto p = policy::loadPolicy(config.policy);
   if (!p.ok()) return p.error();
   snap->policy = std::move(p).value();
+  LoadedPolicy loaded;
   if (!config.baseline.empty()) {
     auto b = baseline::loadBaseline(config.baseline);
     if (!b.ok()) return b.error();
-    snap->baseline = std::move(b).value();
+    loaded.baseline = std::move(b).value();
   }
-  if (auto s = validateBaselineFor(snap->policy, snap->baseline ? &*snap->baseline : nullptr,
+  if (auto s = validateBaselineFor(snap->policy, loaded.baseline ? &*loaded.baseline : nullptr,
                                    config.baseline);
       !s.ok()) {
     return s.error();
   }
+  snap->hasBaseline = loaded.baseline.has_value();
   snap->index = std::make_unique<policy::FileRuleIndex>(snap->policy.files);
-  return std::shared_ptr<const PolicySnapshot>(std::move(snap));
+  loaded.snapshot = std::move(snap);
+  return loaded;
 }
 
 std::string fileId(std::string_view path) {
@@ -151,11 +157,16 @@ class SharedReader final : public HashCache {
     return *row;
   }
 
-  std::vector<std::string> idsUnder(std::string_view prefix) {
+  void forEachBaselineBelow(std::string_view root,
+                            const std::function<void(const baseline::BaselineEntry&)>& fn) {
     std::lock_guard lock(mutex_);
-    std::vector<std::string> ids;
-    (void)db_.forEachResourceId(prefix, [&](const std::string& id) { ids.push_back(id); });
-    return ids;
+    (void)db_.forEachBaselineBelow(root, fn);
+  }
+
+  // Streams the stored ids under `prefix` (no list of 100,000 ids in memory at once).
+  void forEachIdUnder(std::string_view prefix, const std::function<void(const std::string&)>& fn) {
+    std::lock_guard lock(mutex_);
+    (void)db_.forEachResourceId(prefix, fn);
   }
 
  private:
@@ -183,6 +194,10 @@ struct SettingResult {
 
 std::string lockPath(const AgentConfig& c) {
   return c.stateDir + "/agent.lock";
+}
+
+std::string isoTime(int64_t unix) {
+  return formatUtc(std::chrono::system_clock::time_point(std::chrono::seconds(unix)));
 }
 
 // True when `path` is `dir` or lies below it.
@@ -219,6 +234,7 @@ class Daemon::Impl {
 
   // -- start-up and shutdown --
   Status lockStateDir();
+  void announcePid();
   void onSignalTerm();
   void reload();
   void shutdown();
@@ -244,6 +260,8 @@ class Daemon::Impl {
                      std::shared_ptr<const compare::IdentityTable> ids);
   void pollRefusedDirectories();
   void recomputeStoredDrift();
+  std::optional<baseline::BaselineEntry> baselineFor(const FileRule& rule, std::string_view path);
+  Status storeBaseline(const baseline::Baseline* baseline);
 
   // -- bookkeeping --
   void flushEvents();
@@ -305,16 +323,21 @@ Status Daemon::Impl::lockStateDir() {
                          ") uses this state directory",
                      config_.stateDir);
   }
-  const std::string pid = std::to_string(::getpid()) + "\n";
-  (void)!::ftruncate(lockFd_.get(), 0);
-  (void)!::pwrite(lockFd_.get(), pid.data(), pid.size(), 0);
+  (void)!::ftruncate(lockFd_.get(), 0);  // the pid is written once the state is set up
   return {};
 }
 
+void Daemon::Impl::announcePid() {
+  // Status reads this pid: writing it only now means that a status showing this pid also
+  // shows this run's scans, never the previous run's.
+  const std::string pid = std::to_string(::getpid()) + "\n";
+  (void)!::pwrite(lockFd_.get(), pid.data(), pid.size(), 0);
+}
+
 Status Daemon::Impl::start() {
-  auto snap = loadSnapshot(config_);
-  if (!snap.ok()) return snap.error();
-  snap_ = std::move(snap).value();
+  auto loaded = loadPolicyAndBaseline(config_);
+  if (!loaded.ok()) return loaded.error();
+  snap_ = loaded->snapshot;
   auto root = RootFs::open(config_.root);
   if (!root.ok()) return root.error();
   root_.emplace(std::move(root).value());
@@ -329,6 +352,9 @@ Status Daemon::Impl::start() {
   auto readerDb = StateDb::openForReading(config_.stateDir);
   if (!readerDb.ok()) return readerDb.error();
   reader_ = std::make_shared<SharedReader>(std::move(readerDb).value());
+  if (auto s = storeBaseline(loaded->baseline ? &*loaded->baseline : nullptr); !s.ok()) return s;
+  loaded->baseline.reset();
+  ::malloc_trim(0);
 
   loop_.setErrorHook([this](const std::string& what) {
     log_->log("error", "internal error, stopping: " + what);
@@ -372,6 +398,8 @@ Status Daemon::Impl::start() {
               since, &restartGap);
   }
   (void)db_->setMeta("clean_shutdown", "0");
+  // The start-up scan on record belongs to the previous run; this run's replaces it when done.
+  (void)db_->removeScan("startup");
   (void)db_->setMeta("started_at", std::to_string(now));
   (void)db_->setMeta("pid", std::to_string(::getpid()));
   (void)db_->setMeta("policy", snap_->policy.name);
@@ -387,6 +415,7 @@ Status Daemon::Impl::start() {
   recomputeStoredDrift();
   flushEvents();
   startFullScan("startup", false, restartGap);
+  announcePid();
   pollSettings();
 
   pollTimer_->start(config_.pollInterval, config_.pollInterval, [this] {
@@ -436,13 +465,16 @@ void Daemon::Impl::shutdown() {
 }
 
 void Daemon::Impl::reload() {
-  auto snap = loadSnapshot(config_);
-  if (!snap.ok()) {
+  auto loaded = loadPolicyAndBaseline(config_);
+  if (!loaded.ok()) {
     // A broken policy never replaces a good one.
-    log_->log("error", "reload refused, keeping the current policy: " + snap.error().describe());
+    log_->log("error", "reload refused, keeping the current policy: " + loaded.error().describe());
     return;
   }
-  snap_ = std::move(snap).value();
+  if (auto s = storeBaseline(loaded->baseline ? &*loaded->baseline : nullptr); !s.ok())
+    return fatal(s.error());
+  loaded->baseline.reset();
+  snap_ = loaded->snapshot;
   (void)db_->setMeta("policy", snap_->policy.name);
   log_->log("info", "policy reloaded: " + snap_->policy.name);
   recomputeStoredDrift();
@@ -703,29 +735,28 @@ void Daemon::Impl::scanSubtree(const std::string& path, const FileRule& rule, Fu
         // Stored resources below `path` that the walk did not meet may be gone: the loop
         // checks each one again before recording it as removed.
         const std::string prefix = fileId(path);
-        for (const std::string& id : reader_->idsUnder(prefix)) {
+        reader_->forEachIdUnder(prefix, [&](const std::string& id) {
           auto parsed = ResourceId::parse(id);
-          if (!parsed.ok()) continue;
+          if (!parsed.ok()) return;
           const std::string& p = parsed->name;
-          if (!isAtOrBelow(path, p)) continue;
-          if (sink.seen(p)) continue;
+          if (!isAtOrBelow(path, p) || sink.seen(p)) return;
           FileObservation gone;
           gone.path = p;
           gone.presence = Presence::kAbsent;
           sink.add(Candidate{std::move(gone), snap->ownerOf(p, false), false});
-        }
+        });
         // Baseline entries never seen on disk: their drift ("removed") must exist even when
         // nothing was ever stored for them.
-        if (ruleLevel && snap->baseline && scanRule.usesBaseline()) {
-          for (const auto& entry : snap->baseline->below(scanRule.path)) {
+        if (ruleLevel && snap->hasBaseline && scanRule.usesBaseline()) {
+          reader_->forEachBaselineBelow(scanRule.path, [&](const baseline::BaselineEntry& entry) {
             const bool isDir = model::has(entry.attrs.mask, model::Attr::kType) &&
                                entry.attrs.type == model::FileType::kDir;
-            if (sink.seen(entry.path) || snap->ownerOf(entry.path, isDir) != &scanRule) continue;
+            if (sink.seen(entry.path) || snap->ownerOf(entry.path, isDir) != &scanRule) return;
             FileObservation gone;
             gone.path = entry.path;
             gone.presence = Presence::kAbsent;
             sink.add(Candidate{std::move(gone), &scanRule, true});
-          }
+          });
         }
         sink.flush();
         *counted = sink.entries();
@@ -754,6 +785,7 @@ void Daemon::Impl::startFullScan(const std::string& kind, bool deep, std::option
   fullScan_ = std::make_unique<FullScan>();
   fullScan_->kind = deep ? "deep" : kind;
   fullScan_->startedAt = unixNow();
+  (void)db_->setMeta("scan_running", fullScan_->kind + " " + std::to_string(fullScan_->startedAt));
   if (gap) fullScan_->gapsToClose.push_back(*gap);
   FullScan* full = fullScan_.get();
   const auto snap = snap_;
@@ -770,6 +802,7 @@ void Daemon::Impl::finishScanJob(FullScan* full) {
   if (full->jobsLeft > 0) return;
   const int64_t now = unixNow();
   (void)db_->putScan({full->kind, full->startedAt, now, full->entries, full->changes});
+  (void)db_->setMeta("scan_running", "");
   for (int64_t id : full->gapsToClose) {
     std::optional<int64_t> gap = id;
     closeGap(gap);
@@ -778,6 +811,9 @@ void Daemon::Impl::finishScanJob(FullScan* full) {
   flushEvents();
   fullScan_.reset();
   writeAlive();
+  // A full scan's transient memory (walk state, batches) is freed by now; hand it back to the
+  // system instead of keeping the peak resident.
+  ::malloc_trim(0);
   if (fullScanRequested_) {
     fullScanRequested_ = false;
     startFullScan("rescan", false, {});
@@ -839,9 +875,8 @@ bool Daemon::Impl::applyObservation(const FileRule* rule, const FileObservation&
     (void)db_->putResource(id, *state, stamp, now);  // touched, same content: new stat data only
   }
   if (changed || forceDrift) {
-    updateDrift(id,
-                compare::compareFile(*rule, snap_->baselineFor(*rule, obs.path), obs, *identities_),
-                now);
+    const auto base = baselineFor(*rule, obs.path);
+    updateDrift(id, compare::compareFile(*rule, base ? &*base : nullptr, obs, *identities_), now);
   }
   return changed;
 }
@@ -873,7 +908,7 @@ void Daemon::Impl::updateDrift(const std::string& id, const std::optional<model:
     (void)db_->removeDrift(id);
     json line = {
         {"time", eventTime()}, {"event", "drift_resolved"}, {"host", hostJson()}, {"resource", id}};
-    line["since"] = (*existing)->firstSeen;
+    line["since"] = isoTime((*existing)->firstSeen);
     queueEvent(std::move(line));
     return;
   }
@@ -1026,7 +1061,7 @@ void Daemon::Impl::recordGap(std::string_view kind, std::string_view scope, std:
               {"kind", kind},
               {"scope", scope},
               {"detail", detail},
-              {"started_at", startedAt}});
+              {"started_at", isoTime(startedAt)}});
 }
 
 void Daemon::Impl::closeGap(std::optional<int64_t>& id) {
@@ -1038,7 +1073,7 @@ void Daemon::Impl::closeGap(std::optional<int64_t>& id) {
               {"event", "coverage_gap_closed"},
               {"host", hostJson()},
               {"gap", *id},
-              {"ended_at", now}});
+              {"ended_at", isoTime(now)}});
   id.reset();
 }
 
@@ -1070,8 +1105,9 @@ void Daemon::Impl::recomputeStoredDrift() {
   const int64_t now = unixNow();
   auto tx = db_->begin();
   if (!tx.ok()) return fatal(tx.error());
+  // Judged row by row while the rows stream past (drift writes go to another table), so that
+  // 100,000 stored files cost no list in memory; only what leaves the policy is collected.
   std::vector<std::string> dropped;
-  std::vector<std::pair<std::string, std::optional<model::DriftItem>>> judged;
   (void)db_->forEachResource([&](const std::string& id, const StoredResource& stored) {
     auto rid = ResourceId::parse(id);
     if (!rid.ok()) return dropped.push_back(id);
@@ -1082,11 +1118,9 @@ void Daemon::Impl::recomputeStoredDrift() {
         obs->presence == Presence::kPresent && obs->attrs.type == model::FileType::kDir;
     const FileRule* rule = snap.ownerOf(rid->name, isDir);
     if (rule == nullptr) return dropped.push_back(id);
-    judged.emplace_back(
-        id, compare::compareFile(*rule, snap.baselineFor(*rule, rid->name), *obs, *identities_));
+    const auto base = baselineFor(*rule, rid->name);
+    updateDrift(id, compare::compareFile(*rule, base ? &*base : nullptr, *obs, *identities_), now);
   });
-  for (auto& [id, item] : judged)
-    updateDrift(id, item, now);
   for (const auto& id : dropped)
     forgetResource(id, "no longer covered by the policy", now);
   // Drift rows of settings the policy no longer has.
@@ -1115,6 +1149,30 @@ void Daemon::Impl::recomputeStoredDrift() {
     }
   }
   if (auto s = tx->commit(); !s.ok()) return fatal(s.error());
+}
+
+std::optional<baseline::BaselineEntry> Daemon::Impl::baselineFor(const FileRule& rule,
+                                                                 std::string_view path) {
+  if (!snap_->hasBaseline || !rule.usesBaseline()) return std::nullopt;
+  auto entry = db_->baselineEntry(path);
+  if (!entry.ok()) {
+    fatal(entry.error());
+    return std::nullopt;
+  }
+  return std::move(entry).value();
+}
+
+// Puts the baseline in force into the state database, unless the same one is there already.
+Status Daemon::Impl::storeBaseline(const baseline::Baseline* b) {
+  const std::string digest =
+      b != nullptr ? toHex(Sha256::of(baseline::serializeBaseline(*b))) : "none";
+  auto stored = db_->meta("baseline_digest");
+  if (stored.ok() && *stored && **stored == digest) return {};
+  auto tx = db_->begin();
+  if (!tx.ok()) return tx.error();
+  if (auto s = db_->replaceBaseline(b != nullptr ? *b : baseline::Baseline{}); !s.ok()) return s;
+  if (auto s = db_->setMeta("baseline_digest", digest); !s.ok()) return s;
+  return tx->commit();
 }
 
 // ---- event lines -------------------------------------------------------------------------
@@ -1153,6 +1211,9 @@ int Daemon::exitCode() const {
 int runDaemon(const AgentConfig& config) {
   // A closed pipe on stderr must not kill the agent.
   ::signal(SIGPIPE, SIG_IGN);
+  // Few malloc arenas: memory freed by the loop thread after a worker allocated it goes back
+  // to a shared arena instead of staying stranded in one arena per thread.
+  ::mallopt(M_ARENA_MAX, 2);
   EventLoop loop;
   Daemon daemon(loop, config);
   if (auto s = daemon.start(); !s.ok()) {

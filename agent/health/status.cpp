@@ -118,6 +118,18 @@ Result<StatusReport> readStatus(const std::string& stateDir, bool color) {
                         {"changes", s.changes}});
   }
   out["scans"] = scanList;
+  // "quick 1795805400": a full scan under way, and since when.
+  const std::string running = metaText("scan_running");
+  if (const size_t space = running.find(' '); space != std::string::npos && pid) {
+    json scan = {{"kind", running.substr(0, space)}, {"started_at", nullptr}};
+    try {
+      scan["started_at"] = timeText(std::stoll(running.substr(space + 1)));
+    } catch (...) {
+    }
+    out["scan_running"] = scan;
+  } else {
+    out["scan_running"] = nullptr;
+  }
   out["outbox"] = {{"pending", *outbox}};
   std::array<int64_t, model::kSeverityCount> counts{};
   json items = json::array();
@@ -170,6 +182,10 @@ Result<StatusReport> readStatus(const std::string& stateDir, bool color) {
     if (g.endedAt)
       text += "gap: " + g.kind + " " + timeText(g.startedAt) + " .. " + timeText(*g.endedAt) +
               " (" + g.detail + ")\n";
+  }
+  if (!out["scan_running"].is_null()) {
+    text += "scan running: " + out["scan_running"]["kind"].get<std::string>() + " since " +
+            out["scan_running"]["started_at"].dump() + "\n";
   }
   for (const auto& s : *scans) {
     text += "last " + s.kind + " scan: " + timeText(s.finishedAt) + ", " +

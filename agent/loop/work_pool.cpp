@@ -27,7 +27,9 @@ void WorkPool::submit(std::function<void()> work, std::function<void()> done) {
 }
 
 void WorkPool::post(std::function<void()> fn) {
-  constexpr size_t kMaxPending = 64;
+  // Few batches in the queue: each can be large, and memory they take is memory the agent
+  // keeps (the allocator holds on to peaks).
+  constexpr size_t kMaxPending = 8;
   {
     std::unique_lock lock(mutex_);
     drained_.wait(lock, [&] { return stopping_ || completed_.size() < kMaxPending; });

@@ -6,6 +6,9 @@
 
 #include <sys/stat.h>
 
+#include "common/base/strings.h"
+#include "common/model/file_attrs_text.h"
+
 namespace driftwatch::agent {
 namespace {
 
@@ -52,6 +55,14 @@ CREATE TABLE scans (
   finished_at INTEGER NOT NULL,
   entries INTEGER NOT NULL,
   changes INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql",
+    // 2: the baseline lives here while the daemon runs, not in memory: 100,000 entries would
+    // otherwise cost more resident memory than everything else together.
+    R"sql(
+CREATE TABLE baseline (
+  path BLOB PRIMARY KEY,
+  attrs TEXT NOT NULL
 ) WITHOUT ROWID;
 )sql",
 };
@@ -312,6 +323,68 @@ Status StateDb::putScan(const ScanRecord& scan) const {
       .run();
 }
 
+Status StateDb::replaceBaseline(const baseline::Baseline& b) const {
+  if (auto s = db_.exec("DELETE FROM baseline"); !s.ok()) return s;
+  auto stmt = cached("INSERT INTO baseline (path, attrs) VALUES (?, ?)");
+  if (!stmt.ok()) return stmt.error();
+  for (const auto& e : b.entries) {
+    (*stmt)->reset();
+    if (auto s = (*stmt)->bindBlob(1, e.path).bind(2, model::formatFileAttrs(e.attrs)).run();
+        !s.ok())
+      return s;
+  }
+  return {};
+}
+
+namespace {
+
+Result<baseline::BaselineEntry> entryFromRow(std::string path, std::string_view attrs) {
+  baseline::BaselineEntry e;
+  e.path = std::move(path);
+  if (attrs.empty()) return e;
+  for (const auto field : split(attrs, '\t')) {
+    if (auto err = model::parseFileAttrField(field, e.attrs)) {
+      return makeError(ErrorCode::kInvalidInput,
+                       "stored baseline entry is damaged: " + err->message, e.path);
+    }
+  }
+  return e;
+}
+
+}  // namespace
+
+Result<std::optional<baseline::BaselineEntry>> StateDb::baselineEntry(std::string_view path) const {
+  auto stmt = cached("SELECT attrs FROM baseline WHERE path = ?");
+  if (!stmt.ok()) return stmt.error();
+  (*stmt)->bindBlob(1, path);
+  std::optional<std::string> attrs;
+  if ((*stmt)->step()) attrs = (*stmt)->columnText(0);
+  if (auto s = finish(**stmt); !s.ok()) return s.error();
+  if (!attrs) return std::optional<baseline::BaselineEntry>();
+  auto e = entryFromRow(std::string(path), *attrs);
+  if (!e.ok()) return e.error();
+  return std::optional<baseline::BaselineEntry>(std::move(e).value());
+}
+
+Status StateDb::forEachBaselineBelow(
+    std::string_view root, const std::function<void(const baseline::BaselineEntry&)>& fn) const {
+  // Below root: the paths that start with root + "/", contiguous in byte order.
+  std::string prefix(root);
+  if (prefix != "/") prefix += '/';
+  std::string limit = prefix;
+  limit.back() = static_cast<char>('/' + 1);
+  auto stmt =
+      db_.prepare("SELECT path, attrs FROM baseline WHERE path >= ? AND path < ? ORDER BY path");
+  if (!stmt.ok()) return stmt.error();
+  stmt->bindBlob(1, prefix).bindBlob(2, limit);
+  while (stmt->step()) {
+    auto e = entryFromRow(stmt->columnText(0), stmt->columnText(1));
+    if (!e.ok()) return e.error();
+    fn(*e);
+  }
+  return stmt->status();
+}
+
 Status StateDb::queueEvent(std::string_view line) const {
   auto stmt = cached("INSERT INTO events (line) VALUES (?)");
   if (!stmt.ok()) return stmt.error();
@@ -332,6 +405,12 @@ Status StateDb::dropEventsUpTo(int64_t seq) const {
   auto stmt = cached("DELETE FROM events WHERE seq <= ?");
   if (!stmt.ok()) return stmt.error();
   return (*stmt)->bind(1, seq).run();
+}
+
+Status StateDb::removeScan(std::string_view kind) const {
+  auto stmt = cached("DELETE FROM scans WHERE kind = ?");
+  if (!stmt.ok()) return stmt.error();
+  return (*stmt)->bind(1, kind).run();
 }
 
 Status StateDb::setMeta(std::string_view key, std::string_view value) const {

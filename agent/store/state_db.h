@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "common/base/result.h"
+#include "common/baseline/baseline.h"
 #include "common/sqlite/database.h"
 
 namespace driftwatch::agent {
@@ -87,7 +88,14 @@ class StateDb {
                           int64_t startedAt) const;
   Status closeGap(int64_t id, int64_t endedAt) const;
   Status putScan(const ScanRecord& scan) const;
+  Status removeScan(std::string_view kind) const;
   Status setMeta(std::string_view key, std::string_view value) const;
+  // The baseline in force (replaced as a whole inside the caller's transaction), looked up per
+  // path instead of held in memory.
+  Status replaceBaseline(const baseline::Baseline& baseline) const;
+  Result<std::optional<baseline::BaselineEntry>> baselineEntry(std::string_view path) const;
+  Status forEachBaselineBelow(std::string_view root,
+                              const std::function<void(const baseline::BaselineEntry&)>& fn) const;
   // Local event lines (drift opened/resolved, gaps), queued in the transaction that causes them
   // and dropped once written out: none is lost to a crash between the two.
   Status queueEvent(std::string_view line) const;

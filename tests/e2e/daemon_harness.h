@@ -37,7 +37,16 @@ class AgentDaemon {
     std::vector<std::string> argv = std::move(wrapper);
     argv.insert(argv.end(), {agentBinary(), "run", "--config", work_.at("agent.yaml")});
     child_.emplace(argv, work_.at("daemon.out"), work_.at("daemon.err"));
-    const bool ready = waitFor([&] { return hasScan("startup") || !child_->running(); });
+    // This run's start-up scan: the status names this pid only once the previous run's scans
+    // are gone from it.
+    const bool ready = waitFor([&] {
+      const auto s = status();
+      if (s.is_null() || s["pid"] != std::to_string(child_->pid())) return !child_->running();
+      for (const auto& scan : s["scans"]) {
+        if (scan["kind"] == "startup") return true;
+      }
+      return false;
+    });
     INFO("daemon stderr:\n" << stderrText());
     REQUIRE(child_->running());
     REQUIRE(ready);
