@@ -68,9 +68,19 @@ class Daemon {
                    work.at("out"), work.at("err"));
     const bool ready = testing::waitFor(
         [&] {
+          if (!child_->running()) return true;
           const auto r = testing::runProcess(
               {o.agent, "status", "--state-dir", work.at("state"), "--format", "json"});
-          return r.out.find("\"kind\": \"startup\"") != std::string::npos || !child_->running();
+          try {
+            // Ready once the start-up scan is on record and no full scan is under way.
+            const auto status = nlohmann::json::parse(r.out);
+            if (!status["scan_running"].is_null()) return false;
+            for (const auto& scan : status["scans"]) {
+              if (scan["kind"] == "startup") return true;
+            }
+          } catch (const nlohmann::json::exception&) {
+          }
+          return false;
         },
         std::chrono::minutes(10));
     if (!ready || !child_->running()) throw std::runtime_error("the daemon did not start");

@@ -462,6 +462,8 @@ class FileScanner::Run {
       return;
     }
     auto dir = std::make_shared<UniqueFd>(std::move(opened).value());
+    // Walking (stat calls) counts against the CPU share too, not only hashing.
+    if (scanner_.options_.cpu != nullptr) scanner_.options_.cpu->checkpoint();
     sink_.onEnterDirectory(rule, job.path, dir->get());
     struct stat self {};
     const bool haveSelf = ::fstat(dir->get(), &self) == 0;

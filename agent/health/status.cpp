@@ -4,7 +4,6 @@
 
 #include <fcntl.h>
 #include <nlohmann/json.hpp>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include "agent/store/state_db.h"
@@ -22,11 +21,14 @@ std::string timeText(int64_t unix) {
   return formatUtc(std::chrono::system_clock::time_point(std::chrono::seconds(unix)));
 }
 
-// Whether a daemon holds the state directory's lock, and its pid.
+// Whether a daemon holds the state directory's lock (tested, never taken), and its pid.
 std::optional<std::string> runningPid(const std::string& stateDir) {
   UniqueFd fd(::open((stateDir + "/agent.lock").c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   if (!fd.valid()) return std::nullopt;
-  if (::flock(fd.get(), LOCK_SH | LOCK_NB) == 0) return std::nullopt;  // nobody holds it
+  struct flock lock {};
+  lock.l_type = F_WRLCK;
+  lock.l_whence = SEEK_SET;
+  if (::fcntl(fd.get(), F_OFD_GETLK, &lock) != 0 || lock.l_type == F_UNLCK) return std::nullopt;
   char pid[32] = {};
   (void)!::pread(fd.get(), pid, sizeof pid - 1, 0);
   std::string text(pid);
@@ -89,7 +91,7 @@ Result<StatusReport> readStatus(const std::string& stateDir, bool color) {
   out["pid"] = pid ? json(*pid) : json(nullptr);
   out["policy"] = metaText("policy");
   out["policy_file"] = escapeBytes(metaText("policy_file"));
-  out["host"] = metaText("host");
+  out["host"] = metaText("host").empty() ? json(nullptr) : json(escapeBytes(metaText("host")));
   out["root"] = escapeBytes(metaText("root"));
   out["started_at"] = metaTime("started_at");
   out["last_alive"] = metaTime("last_alive");
@@ -131,6 +133,9 @@ Result<StatusReport> readStatus(const std::string& stateDir, bool color) {
     out["scan_running"] = nullptr;
   }
   out["outbox"] = {{"pending", *outbox}};
+  auto queuedEvents = db->queuedEventCount();
+  if (!queuedEvents.ok()) return queuedEvents.error();
+  out["events_queued"] = *queuedEvents;  // event lines recorded but not yet written out
   std::array<int64_t, model::kSeverityCount> counts{};
   json items = json::array();
   for (const auto& d : *drift) {

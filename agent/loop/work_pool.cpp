@@ -1,12 +1,14 @@
 #include "agent/loop/work_pool.h"
 
 #include <exception>
+#include <stdexcept>
 
 namespace driftwatch::agent {
 
 WorkPool::WorkPool(EventLoop& loop, unsigned threads)
     : loop_(loop), wake_(loop, [this] { drainCompletions(); }) {
   if (threads == 0) threads = 1;
+  backgroundLimit_ = threads > 1 ? threads - 1 : 1;
   threads_.reserve(threads);
   for (unsigned i = 0; i < threads; ++i)
     threads_.emplace_back([this] { workerLoop(); });
@@ -16,14 +18,15 @@ WorkPool::~WorkPool() {
   stop();
 }
 
-void WorkPool::submit(std::function<void()> work, std::function<void()> done) {
+void WorkPool::submit(std::function<void()> work, std::function<void()> done, Lane lane) {
   {
     std::lock_guard lock(mutex_);
     if (stopping_) return;
-    queue_.push_back({std::move(work), std::move(done)});
+    (lane == Lane::kUrgent ? urgent_ : background_)
+        .push_back({std::move(work), std::move(done), lane, true});
   }
-  ++inFlight_;
-  ready_.notify_one();
+  ++inFlight_[static_cast<size_t>(lane)];
+  ready_.notify_all();
 }
 
 void WorkPool::post(std::function<void()> fn) {
@@ -34,7 +37,7 @@ void WorkPool::post(std::function<void()> fn) {
     std::unique_lock lock(mutex_);
     drained_.wait(lock, [&] { return stopping_ || completed_.size() < kMaxPending; });
     if (stopping_) return;
-    completed_.push_back({nullptr, std::move(fn), false});
+    completed_.push_back({nullptr, std::move(fn), Lane::kUrgent, false});
   }
   wake_.send();
 }
@@ -44,8 +47,10 @@ void WorkPool::stop() {
     std::lock_guard lock(mutex_);
     if (stopping_ && threads_.empty()) return;
     stopping_ = true;
-    inFlight_ -= queue_.size();
-    queue_.clear();
+    inFlight_[0] -= urgent_.size();
+    inFlight_[1] -= background_.size();
+    urgent_.clear();
+    background_.clear();
   }
   ready_.notify_all();
   drained_.notify_all();
@@ -59,10 +64,19 @@ void WorkPool::workerLoop() {
     Job job;
     {
       std::unique_lock lock(mutex_);
-      ready_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;
-      job = std::move(queue_.front());
-      queue_.pop_front();
+      const auto takeable = [&] {
+        return !urgent_.empty() || (!background_.empty() && backgroundRunning_ < backgroundLimit_);
+      };
+      ready_.wait(lock, [&] { return stopping_ || takeable(); });
+      if (stopping_ && !takeable()) return;
+      if (!urgent_.empty()) {
+        job = std::move(urgent_.front());
+        urgent_.pop_front();
+      } else {
+        job = std::move(background_.front());
+        background_.pop_front();
+        ++backgroundRunning_;
+      }
     }
     try {
       job.work();
@@ -73,14 +87,13 @@ void WorkPool::workerLoop() {
         if (done) done();
       };
     } catch (...) {
-      job.done = [done = std::move(job.done)] {
-        if (done) done();
-      };
     }
     {
       std::lock_guard lock(mutex_);
+      if (job.lane == Lane::kBackground) --backgroundRunning_;
       completed_.push_back(std::move(job));
     }
+    ready_.notify_all();  // a background slot may have freed up
     wake_.send();
   }
 }
@@ -93,7 +106,7 @@ void WorkPool::drainCompletions() {
   }
   drained_.notify_all();
   for (auto& job : done) {
-    if (job.counted) --inFlight_;
+    if (job.counted) --inFlight_[static_cast<size_t>(job.lane)];
     if (job.done) job.done();
   }
   if (afterDrain_) afterDrain_();

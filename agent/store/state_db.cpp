@@ -89,6 +89,12 @@ Status finish(sqlite::Statement& stmt) {
 
 }  // namespace
 
+int64_t unixNowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 int64_t unixNow() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -133,11 +139,12 @@ Result<sqlite::Statement*> StateDb::cached(std::string_view sql) const {
 }
 
 Result<std::optional<StoredResource>> StateDb::resource(std::string_view id) const {
-  auto stmt = cached("SELECT state, stamp FROM resources WHERE id = ?");
+  auto stmt = cached("SELECT state, stamp, observed_at FROM resources WHERE id = ?");
   if (!stmt.ok()) return stmt.error();
   (*stmt)->bind(1, id);
   std::optional<StoredResource> out;
-  if ((*stmt)->step()) out = StoredResource{(*stmt)->columnText(0), (*stmt)->columnText(1)};
+  if ((*stmt)->step())
+    out = StoredResource{(*stmt)->columnText(0), (*stmt)->columnText(1), (*stmt)->columnInt(2)};
   if (auto s = finish(**stmt); !s.ok()) return s.error();
   return out;
 }
@@ -221,6 +228,15 @@ Result<std::vector<ScanRecord>> StateDb::scans() const {
   return out;
 }
 
+Result<int64_t> StateDb::queuedEventCount() const {
+  auto stmt = db_.prepare("SELECT count(*) FROM events");
+  if (!stmt.ok()) return stmt.error();
+  int64_t n = 0;
+  if (stmt->step()) n = stmt->columnInt(0);
+  if (!stmt->status().ok()) return stmt->status().error();
+  return n;
+}
+
 Result<int64_t> StateDb::outboxDepth() const {
   auto stmt = db_.prepare("SELECT count(*) FROM outbox");
   if (!stmt.ok()) return stmt.error();
@@ -245,13 +261,13 @@ Result<sqlite::Transaction> StateDb::begin() const {
 }
 
 Status StateDb::putResource(std::string_view id, std::string_view state, std::string_view stamp,
-                            int64_t now) const {
+                            int64_t observedAt) const {
   auto stmt = cached(
       "INSERT INTO resources (id, state, stamp, observed_at) VALUES (?, ?, ?, ?) "
       "ON CONFLICT (id) DO UPDATE SET state = excluded.state, stamp = excluded.stamp, observed_at "
       "= excluded.observed_at");
   if (!stmt.ok()) return stmt.error();
-  return (*stmt)->bind(1, id).bind(2, state).bind(3, stamp).bind(4, now).run();
+  return (*stmt)->bind(1, id).bind(2, state).bind(3, stamp).bind(4, observedAt).run();
 }
 
 Status StateDb::removeResource(std::string_view id) const {
@@ -301,10 +317,11 @@ Result<int64_t> StateDb::openGap(std::string_view kind, std::string_view scope,
   return id;
 }
 
-Status StateDb::closeGap(int64_t id, int64_t endedAt) const {
+Result<bool> StateDb::closeGap(int64_t id, int64_t endedAt) const {
   auto stmt = cached("UPDATE gaps SET ended_at = ? WHERE id = ? AND ended_at IS NULL");
   if (!stmt.ok()) return stmt.error();
-  return (*stmt)->bind(1, endedAt).bind(2, id).run();
+  if (auto s = (*stmt)->bind(1, endedAt).bind(2, id).run(); !s.ok()) return s.error();
+  return db_.changes() > 0;
 }
 
 Status StateDb::putScan(const ScanRecord& scan) const {

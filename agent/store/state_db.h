@@ -23,8 +23,9 @@
 namespace driftwatch::agent {
 
 struct StoredResource {
-  std::string state;  // model::encodeState text
-  std::string stamp;  // files: stat data for quick rescans; empty otherwise
+  std::string state;       // model::encodeState text
+  std::string stamp;       // files: stat data for quick rescans; empty otherwise
+  int64_t observedAt = 0;  // milliseconds since the epoch when the state was observed
 };
 
 struct StoredDrift {
@@ -73,6 +74,7 @@ class StateDb {
   Result<std::vector<Gap>> gaps(bool openOnly, size_t limit) const;
   Result<std::vector<ScanRecord>> scans() const;
   Result<int64_t> outboxDepth() const;
+  Result<int64_t> queuedEventCount() const;
   Result<std::optional<std::string>> meta(std::string_view key) const;
 
   // ---- writes (inside a transaction) ----
@@ -86,7 +88,8 @@ class StateDb {
   Status removeDrift(std::string_view id) const;
   Result<int64_t> openGap(std::string_view kind, std::string_view scope, std::string_view detail,
                           int64_t startedAt) const;
-  Status closeGap(int64_t id, int64_t endedAt) const;
+  // Returns whether the gap was open (closing a closed gap changes nothing).
+  Result<bool> closeGap(int64_t id, int64_t endedAt) const;
   Status putScan(const ScanRecord& scan) const;
   Status removeScan(std::string_view kind) const;
   Status setMeta(std::string_view key, std::string_view value) const;
@@ -112,7 +115,8 @@ class StateDb {
   mutable std::vector<std::pair<std::string, std::unique_ptr<sqlite::Statement>>> statements_;
 };
 
-// Wall-clock seconds since the epoch: what the state records as times.
+// Wall-clock seconds since the epoch: what the state records as times (observations: ms).
 int64_t unixNow();
+int64_t unixNowMs();
 
 }  // namespace driftwatch::agent

@@ -63,7 +63,6 @@ void InotifyWatcher::drain() {
       WatchEvent event;
       event.wd = raw.wd;
       event.mask = raw.mask;
-      event.cookie = raw.cookie;
       if (raw.len > 0) {
         const char* name = buffer_.data() + offset + sizeof(inotify_event);
         event.name.assign(name, ::strnlen(name, raw.len));

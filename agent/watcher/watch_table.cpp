@@ -3,15 +3,9 @@
 #include <algorithm>
 #include <utility>
 
+#include "common/base/paths.h"
+
 namespace driftwatch::agent {
-namespace {
-
-bool isUnder(std::string_view root, std::string_view path) {
-  if (root == "/") return true;
-  return path.starts_with(root) && (path.size() == root.size() || path[root.size()] == '/');
-}
-
-}  // namespace
 
 WatchTable::Outcome WatchTable::watch(const std::string& path, int dirFd, std::string* error) {
   std::lock_guard lock(mutex_);
@@ -46,7 +40,7 @@ void WatchTable::forget(int wd) {
 void WatchTable::unwatchUnder(std::string_view path) {
   std::lock_guard lock(mutex_);
   for (auto it = paths_.begin(); it != paths_.end();) {
-    if (isUnder(path, it->second)) {
+    if (isAtOrBelow(path, it->second)) {
       watcher_.removeWatch(it->first);
       it = paths_.erase(it);
     } else {
@@ -54,7 +48,7 @@ void WatchTable::unwatchUnder(std::string_view path) {
     }
   }
   for (auto it = polled_.begin(); it != polled_.end();) {
-    it = isUnder(path, *it) ? polled_.erase(it) : std::next(it);
+    it = isAtOrBelow(path, *it) ? polled_.erase(it) : std::next(it);
   }
 }
 
@@ -68,7 +62,7 @@ std::vector<std::string> WatchTable::polledRoots() const {
   std::vector<std::string> roots;
   for (const auto& p : polled_) {
     const bool covered = std::any_of(roots.begin(), roots.end(),
-                                     [&](const std::string& r) { return isUnder(r, p); });
+                                     [&](const std::string& r) { return isAtOrBelow(r, p); });
     if (!covered) roots.push_back(p);
   }
   return roots;

@@ -22,8 +22,7 @@ namespace driftwatch::agent {
 struct WatchEvent {
   int wd = -1;        // -1 for IN_Q_OVERFLOW
   uint32_t mask = 0;  // IN_* bits
-  uint32_t cookie = 0;
-  std::string name;  // entry name inside the watched directory; empty for the directory itself
+  std::string name;   // entry name inside the watched directory; empty for the directory itself
 };
 
 class Watcher {

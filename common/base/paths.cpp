@@ -31,4 +31,9 @@ Result<std::string> normalizeAbsolutePath(std::string_view path) {
   return out;
 }
 
+bool isAtOrBelow(std::string_view dir, std::string_view path) {
+  if (dir == "/") return !path.empty() && path.front() == '/';
+  return path.starts_with(dir) && (path.size() == dir.size() || path[dir.size()] == '/');
+}
+
 }  // namespace driftwatch

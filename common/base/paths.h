@@ -13,4 +13,7 @@ namespace driftwatch {
 // "." or ".." components, which would make rule ownership ambiguous.
 Result<std::string> normalizeAbsolutePath(std::string_view path);
 
+// True when `path` is `dir` or lies below it ("/etc" covers "/etc/x", not "/etcetera").
+bool isAtOrBelow(std::string_view dir, std::string_view path);
+
 }  // namespace driftwatch

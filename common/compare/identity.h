@@ -32,6 +32,11 @@ class IdentityTable final : public IdentityResolver {
   std::optional<std::string> userName(uint32_t uid) const override;
   std::optional<std::string> groupName(uint32_t gid) const override;
 
+  bool operator==(const IdentityTable& other) const {
+    return uids_ == other.uids_ && gids_ == other.gids_ && userNames_ == other.userNames_ &&
+           groupNames_ == other.groupNames_;
+  }
+
  private:
   std::unordered_map<std::string, uint32_t> uids_;
   std::unordered_map<std::string, uint32_t> gids_;

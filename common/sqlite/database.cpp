@@ -223,8 +223,11 @@ Transaction::~Transaction() {
 }
 
 Status Transaction::commit() {
-  open_ = false;
-  return db_->exec("COMMIT");
+  Status s = db_->exec("COMMIT");
+  // A failed COMMIT (disk full, I/O error) leaves the transaction open: the destructor rolls
+  // it back. A successful one ends it.
+  if (s.ok()) open_ = false;
+  return s;
 }
 
 }  // namespace driftwatch::sqlite

@@ -131,9 +131,11 @@ TEST_CASE("daemon: a burst of thousands of changes ends in exactly one record ea
   for (int i = 0; i < kFiles; ++i)
     h.root.write("srv/app/burst/f" + std::to_string(i), std::to_string(i));
   REQUIRE(waitFor([&] { return d.status()["drift"]["count"] == kFiles + 1; }, 60s));
-  CHECK(d.events("drift_opened").size() == kFiles + 1);
+  // Event lines follow their transaction: wait for them, then count exactly.
+  CHECK(waitFor([&] { return d.events("drift_opened").size() >= kFiles + 1; }));
   h.root.remove("srv/app/burst");
   REQUIRE(waitFor([&] { return d.status()["drift"]["count"] == 0; }, 60s));
+  CHECK(waitFor([&] { return d.events("drift_resolved").size() >= kFiles + 1; }));
   CHECK(d.events("drift_resolved").size() == kFiles + 1);
   CHECK(d.events("drift_opened").size() == kFiles + 1);  // nothing opened twice
 }
@@ -166,6 +168,7 @@ TEST_CASE(
   REQUIRE(d.waitDrift("file:/srv/app/a.conf", "modified"));
   REQUIRE(waitFor([&] { return d.status()["drift"]["count"] == 9000 + 2; }, 60s));
   CHECK(d.events("coverage_gap_opened").size() >= 1);
+  CHECK(waitFor([&] { return d.events("drift_opened").size() >= 9000 + 2; }));
   CHECK(d.events("drift_opened").size() == 9000 + 2);
 }
 
@@ -332,4 +335,23 @@ TEST_CASE("status: text and JSON views of drift, coverage and scans") {
   const auto missing = runProcess({agentBinary(), "status", "--state-dir", h.work.at("nowhere")});
   CHECK(missing.exitCode == 1);
   CHECK(missing.err.find("no agent state here") != std::string::npos);
+}
+
+TEST_CASE("daemon: a watched tree deleted and recreated is watched again") {
+  Host h;
+  AgentDaemon d(h.work, h.root.path());
+  d.start();
+  h.root.remove("srv/app");
+  REQUIRE(d.waitDrift("file:/srv/app", "removed"));
+  REQUIRE(d.waitDrift("file:/srv/app/a.conf", "removed"));
+  h.root.write("srv/app/a.conf", "a=1\n");
+  REQUIRE(d.waitNoDrift("file:/srv/app/a.conf"));
+  // The recreated directory is watched: a later change inside it is seen.
+  h.root.write("srv/app/later.conf", "x");
+  CHECK(d.waitDrift("file:/srv/app/later.conf", "added"));
+  // And the parent of a single-file rule: /etc recreated, motd written back wrong.
+  h.root.remove("etc");
+  REQUIRE(d.waitDrift("file:/etc/motd", "removed"));
+  h.root.write("etc/motd", "wrong\n");
+  CHECK(d.waitDrift("file:/etc/motd", "modified"));
 }

@@ -93,8 +93,13 @@ class AgentDaemon {
     return waitFor([&] { return drift(resource).is_null(); });
   }
 
-  // Event lines ({"event": ...}) written so far, optionally only those of one kind.
+  // Event lines ({"event": ...}) written so far, optionally only those of one kind. Lines are
+  // written right after the transaction that records their change: wait until none is queued.
   std::vector<nlohmann::json> events(const std::string& kind = {}) const {
+    waitFor([&] {
+      const auto s = status();
+      return !s.is_null() && s["events_queued"] == 0;
+    });
     std::vector<nlohmann::json> out;
     std::ifstream in(work_.at("events.jsonl"));
     std::string line;

@@ -52,14 +52,18 @@ class Child {
   std::optional<int> status_;
 };
 
-// Polls `condition` every 20 ms until it holds or `timeout` passes; true when it held.
+// Polls `condition` until it holds or `timeout` passes; true when it held. Polls often at first
+// and less often later, so that a slow condition (a sanitizer build) is not slowed further by
+// the polling itself.
 template <typename Condition>
-bool waitFor(Condition condition, std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+bool waitFor(Condition condition, std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto pause = std::chrono::milliseconds(10);
   while (true) {
     if (condition()) return true;
     if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::this_thread::sleep_for(pause);
+    pause = std::min<std::chrono::milliseconds>(pause * 3 / 2, std::chrono::milliseconds(250));
   }
 }
 

@@ -35,7 +35,7 @@ TEST_CASE("work runs on the pool and its completion on the loop thread") {
     Timer safety(loop);
     safety.start(10s, 0ms, [&] { loop.stop(); });
     loop.run();
-    CHECK(pool.inFlight() == 0);
+    CHECK(pool.inFlight(WorkPool::Lane::kUrgent) == 0);
   }
   CHECK(workThread != loopThread);
   CHECK(doneThread == loopThread);

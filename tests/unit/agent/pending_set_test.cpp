@@ -36,3 +36,18 @@ TEST_CASE("a subtree change wins over an entry change, and parents come first") 
   CHECK(ready[0].scope == PendingSet::Scope::kSubtree);
   CHECK(ready[1].path == "/d/x");
 }
+
+TEST_CASE("taking ready items respects a limit and leaves busy paths waiting") {
+  PendingSet p;
+  for (int i = 0; i < 10; ++i)
+    p.add("/f" + std::to_string(i), PendingSet::Scope::kEntry, 0);
+  const auto some =
+      p.takeReady(100, 10, 1000, 3, [](const std::string& path) { return path != "/f0"; });
+  CHECK(some.size() == 3);
+  CHECK(p.size() == 7);
+  const auto rest =
+      p.takeReady(100, 10, 1000, 100, [](const std::string& path) { return path != "/f0"; });
+  CHECK(rest.size() == 6);
+  REQUIRE(p.size() == 1);  // the busy one waits, with its age kept
+  CHECK(p.takeReady(100, 10, 1000).size() == 1);
+}

@@ -22,7 +22,8 @@ TEST_CASE("resources, outbox, drift, gaps and events persist across reopening") 
     REQUIRE(db->queueEvent("{\"event\":\"drift_opened\"}").ok());
     auto gap = db->openGap("restart", "*", "stopped", 50);
     REQUIRE(gap.ok());
-    REQUIRE(db->closeGap(*gap, 90).ok());
+    REQUIRE(*db->closeGap(*gap, 90));
+    CHECK_FALSE(*db->closeGap(*gap, 95));  // closed already: nothing changes
     REQUIRE(db->setMeta("policy", "web").ok());
     REQUIRE(tx->commit().ok());
     // A second writer update keeps first_seen.

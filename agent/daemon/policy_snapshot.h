@@ -1,0 +1,48 @@
+#pragma once
+// What the daemon enforces right now: the policy and the rule index built on it, replaced as a
+// whole on reload and shared read-only with work in flight (a job keeps the snapshot it started
+// with). The baseline is loaded with it, then handed to the state database and dropped from
+// memory (a 100,000-entry baseline would outweigh everything else the daemon keeps).
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+
+#include "agent/daemon/agent_config.h"
+#include "common/base/result.h"
+#include "common/baseline/baseline.h"
+#include "common/model/resource.h"
+#include "common/policy/file_rule_index.h"
+#include "common/policy/policy.h"
+
+namespace driftwatch::agent {
+
+struct PolicySnapshot {
+  policy::Policy policy;
+  bool hasBaseline = false;
+  std::unique_ptr<policy::FileRuleIndex> index;
+  std::unordered_set<std::string> ruleAncestors;  // every directory above some rule's path
+
+  const policy::FileRule* ownerOf(std::string_view path, bool isDir) const {
+    return index->ownerOf(path, isDir);
+  }
+  // True when `path` lies on the way to a rule's path: a directory whose changes can create,
+  // move or delete a rule's root.
+  bool leadsToRule(std::string_view path) const {
+    return ruleAncestors.contains(std::string(path));
+  }
+  // True when a sysctl, package, service, user or group rule names this resource.
+  bool coversSetting(const model::ResourceId& id) const;
+};
+
+struct LoadedPolicy {
+  std::shared_ptr<const PolicySnapshot> snapshot;
+  std::optional<baseline::Baseline> baseline;  // to be stored, then dropped
+};
+
+// Loads and validates the policy and the baseline named by the config.
+Result<LoadedPolicy> loadPolicyAndBaseline(const AgentConfig& config);
+
+}  // namespace driftwatch::agent
