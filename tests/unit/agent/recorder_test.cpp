@@ -48,7 +48,8 @@ struct Fixture {
     auto queued = db->queuedEvents();
     if (!queued.ok()) FAIL(queued.error().describe());
     const auto lines = std::move(queued).value();
-    for (const auto& entry : lines) out.push_back(nlohmann::json::parse(entry.second));
+    for (const auto& entry : lines)
+      out.push_back(nlohmann::json::parse(entry.second));
     return out;
   }
 };
