@@ -580,7 +580,9 @@ FileObservation statPath(const RootFs& root, std::string_view path) {
 }
 
 FileObservation FileScanner::observe(std::string_view path, const FileRule& rule) const {
-  ContentReader reader;
+  // One reader (digest context and 256 KiB buffer) per thread, not one per call: the daemon
+  // observes single paths all day long.
+  thread_local ContentReader reader;
   return observePath(root_, options_, path, rule, &reader);
 }
 
