@@ -215,6 +215,11 @@ Result<Transaction> Transaction::begin(const Database& db) {
   return Transaction(&db);
 }
 
+Result<Transaction> Transaction::beginRead(const Database& db) {
+  if (auto s = db.exec("BEGIN DEFERRED"); !s.ok()) return s.error();
+  return Transaction(&db);
+}
+
 Transaction::Transaction(Transaction&& other) noexcept
     : db_(other.db_), open_(std::exchange(other.open_, false)) {}
 

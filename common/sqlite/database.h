@@ -102,6 +102,9 @@ class Database {
 class Transaction {
  public:
   static Result<Transaction> begin(const Database& db);
+  // A read transaction (BEGIN DEFERRED): every read in it sees one snapshot, and in WAL mode it
+  // does not hold up writers on other connections.
+  static Result<Transaction> beginRead(const Database& db);
   Transaction(Transaction&& other) noexcept;
   Transaction& operator=(Transaction&&) = delete;
   Transaction(const Transaction&) = delete;

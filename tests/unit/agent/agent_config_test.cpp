@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include "common/base/units.h"
 #include "tests/support/temp_dir.h"
 
 using namespace driftwatch;
