@@ -13,6 +13,7 @@
 #include "agent/daemon/daemon.h"
 #include "agent/health/status.h"
 #include "agent/report/report_format.h"
+#include "agent/uplink/enroller.h"
 #include "common/base/escape.h"
 #include "common/base/strings.h"
 #include "common/base/time.h"
@@ -225,6 +226,34 @@ int runStatusCommand(const StatusArgs& args) {
   std::cout << (args.format == "json" ? status->json : status->text);
   std::cout.flush();
   return status->driftCount == 0 ? kExitOk : kExitDrift;
+}
+
+int runEnrollCommand(const EnrollArgs& args) {
+  std::string stateDir = args.stateDir;
+  if (stateDir.empty()) {
+    auto config = loadConfig(args.config);
+    if (!config.ok()) return fail(config.error());
+    stateDir = config->stateDir;
+  }
+  EnrollOptions options;
+  options.server = args.server;
+  options.token = args.token;
+  options.caFingerprint = args.caFingerprint;
+  options.stateDir = stateDir;
+  options.force = args.force;
+  options.agentVersion = DRIFTWATCH_VERSION;
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) == 0) options.hostname = host;
+  auto identity = enroll(options);
+  if (!identity.ok()) return fail(identity.error());
+  std::string labels;
+  for (const auto& [k, v] : identity->labels)
+    labels += (labels.empty() ? "" : ",") + k + "=" + v;
+  std::cout << "enrolled as " << identity->hostId << " with " << identity->server.str()
+            << (labels.empty() ? "" : " (labels " + labels + ")") << "\n"
+            << "`driftwatch-agent run` reports there now (a running agent picks this up within "
+               "seconds); `driftwatch-agent status` shows the last acknowledged report\n";
+  return kExitOk;
 }
 
 }  // namespace driftwatch::agent

@@ -52,10 +52,20 @@ struct StatusArgs {
   std::string format = "text";
 };
 
+struct EnrollArgs {
+  std::string server;
+  std::string token;
+  std::string caFingerprint;
+  std::string config;
+  std::string stateDir;
+  bool force = false;
+};
+
 int runCheckCommand(const CheckArgs& args);
 int runDaemonCommand(const RunArgs& args);
 int runStatusCommand(const StatusArgs& args);
 int runBaselineCommand(const BaselineArgs& args);
 int runAcceptCommand(const AcceptArgs& args);
+int runEnrollCommand(const EnrollArgs& args);
 
 }  // namespace driftwatch::agent

@@ -101,6 +101,23 @@ int main(int argc, char** argv) {
                         "State directory (default from the config file)");
   statusCmd->add_option("--format", status.format, "Output: text or json")->capture_default_str();
 
+  EnrollArgs enrollArgs;
+  auto* enrollCmd = app.add_subcommand(
+      "enroll",
+      "Enroll with an aggregator: pin its CA, create this agent's key, get a certificate");
+  enrollCmd->add_option("--server", enrollArgs.server, "The aggregator: https://HOST[:PORT]")
+      ->required();
+  enrollCmd->add_option("--token", enrollArgs.token, "Enrollment token from the aggregator's admin")
+      ->required();
+  enrollCmd
+      ->add_option("--ca-fingerprint", enrollArgs.caFingerprint,
+                   "The aggregator's CA fingerprint (sha256:HEX), as it printed at start")
+      ->required();
+  enrollCmd->add_option("--config,-c", enrollArgs.config, "Config file naming the state directory");
+  enrollCmd->add_option("--state-dir", enrollArgs.stateDir,
+                        "State directory (default from the config file)");
+  enrollCmd->add_flag("--force", enrollArgs.force, "Enroll again, replacing this agent's identity");
+
   // CLI11 only says "a subcommand is required" for a mistyped command; name it instead.
   if (argc > 1 && argv[1][0] != '-') {
     std::string known;
@@ -133,6 +150,7 @@ int main(int argc, char** argv) {
   try {
     if (*runCmd) return runDaemonCommand(run);
     if (*statusCmd) return runStatusCommand(status);
+    if (*enrollCmd) return runEnrollCommand(enrollArgs);
     if (*checkCmd) return runCheckCommand(check);
     if (*baselineCmd) return runBaselineCommand(baseline);
     if (*acceptCmd) return runAcceptCommand(accept);

@@ -32,16 +32,16 @@ struct AgentConfig {
   double cpuShare = 0.5;                          // of one core, for scanning and hashing
   unsigned threads = 2;                           // background workers
   uint64_t maxHashBytes = 1ull << 30;             // larger files are reported, not hashed
+  // Reporting to the aggregator (once enrolled).
+  uint64_t outboxQuotaBytes = 256ull << 20;    // past it, changes to one resource are compacted
+  std::chrono::milliseconds batchDelay{1000};  // gathers changes before sending a batch
+  std::chrono::milliseconds heartbeatInterval{std::chrono::minutes(5)};  // a report when idle
+  std::chrono::milliseconds retryMax{std::chrono::minutes(5)};  // the longest retry back-off
 };
 
 // Reads `path` over the defaults. A missing file is an error only when `required` (the user
 // named it); the default path may be absent.
 Result<AgentConfig> loadAgentConfig(const std::string& path, bool required);
 Result<AgentConfig> parseAgentConfig(std::string_view text, std::string_view fileName);
-
-// "200ms", "5s", "10m", "2h", "1d"; a bare number is seconds.
-std::optional<std::chrono::milliseconds> parseDuration(std::string_view text);
-// "1GiB", "512MiB", "64KiB", "10MB"; a bare number is bytes.
-std::optional<uint64_t> parseSize(std::string_view text);
 
 }  // namespace driftwatch::agent

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <unordered_map>
@@ -27,6 +28,7 @@
 #include "agent/daemon/state_reader.h"
 #include "agent/loop/work_pool.h"
 #include "agent/store/state_db.h"
+#include "agent/uplink/uploader.h"
 #include "agent/watcher/pending_set.h"
 #include "agent/watcher/watch_table.h"
 #include "common/base/escape.h"
@@ -36,6 +38,10 @@
 #include "common/compare/compare.h"
 #include "common/compare/identity.h"
 #include "common/model/state_codec.h"
+
+#ifndef DRIFTWATCH_VERSION
+#define DRIFTWATCH_VERSION "unknown"
+#endif
 
 namespace driftwatch::agent {
 
@@ -176,6 +182,8 @@ class Daemon::Impl {
   void checkWatchLimit();
   void writeAlive();
   void flushEvents();
+  void startUploader();
+  void writeUplinkLines();
   ScanContext context(bool forScans) {
     return ScanContext{*root_,
                        *reader_,
@@ -220,6 +228,11 @@ class Daemon::Impl {
   std::unique_ptr<Timer> aliveTimer_;
   std::unique_ptr<Timer> stopTimer_;
   std::vector<std::unique_ptr<SignalWatch>> signals_;
+  // Reporting to the aggregator: its own thread; its log lines come back through uplinkLog_.
+  std::unique_ptr<Async> uplinkLog_;
+  std::mutex uplinkLinesMutex_;
+  std::vector<std::pair<std::string, std::string>> uplinkLines_;
+  std::unique_ptr<Uploader> uploader_;
   // Last: destroyed first, so no work outlives what it uses.
   std::unique_ptr<WorkPool> pool_;
 };
@@ -355,6 +368,7 @@ Status Daemon::Impl::start() {
 
   // The policy may have changed while the agent was down: judge the stored state again first.
   rejudge();
+  startUploader();
   startFullScan("startup", false, std::nullopt);
   if (fullScan_) fullScan_->gapsToClose.insert(gaps.begin(), gaps.end());
   announcePid();
@@ -399,6 +413,8 @@ void Daemon::Impl::shutdown() {
   // Running work sees the cancel flag and ends within a read; queued work is dropped. What it
   // did not finish is found again by the next start's rescan.
   if (pool_) pool_->stop();
+  if (uploader_) uploader_->stop();
+  writeUplinkLines();
   flushEvents();
   if (db_) {
     (void)db_->setMeta("last_alive", std::to_string(unixNow()));
@@ -818,6 +834,39 @@ void Daemon::Impl::writeAlive() {
 void Daemon::Impl::flushEvents() {
   if (!recorder_ || !log_) return;
   if (auto s = recorder_->flushEvents(*log_); !s.ok()) log_->log("error", s.error().describe());
+  // Whatever was just committed may be in the outbox.
+  if (uploader_) uploader_->wake();
+}
+
+// ---- reporting ---------------------------------------------------------------------------
+
+void Daemon::Impl::startUploader() {
+  uplinkLog_ = std::make_unique<Async>(loop_, [this] { writeUplinkLines(); });
+  UploaderOptions options;
+  options.stateDir = config_.stateDir;
+  options.agentVersion = DRIFTWATCH_VERSION;
+  options.outboxQuotaBytes = config_.outboxQuotaBytes;
+  options.batchDelay = config_.batchDelay;
+  options.heartbeatInterval = config_.heartbeatInterval;
+  options.retryMax = config_.retryMax;
+  uploader_ = std::make_unique<Uploader>(options, [this](std::string level, std::string message) {
+    {
+      std::lock_guard lock(uplinkLinesMutex_);
+      uplinkLines_.emplace_back(std::move(level), std::move(message));
+    }
+    uplinkLog_->send();
+  });
+  uploader_->start();
+}
+
+void Daemon::Impl::writeUplinkLines() {
+  std::vector<std::pair<std::string, std::string>> lines;
+  {
+    std::lock_guard lock(uplinkLinesMutex_);
+    lines.swap(uplinkLines_);
+  }
+  for (const auto& [level, message] : lines)
+    log_->log(level, message);
 }
 
 // ---- public ------------------------------------------------------------------------------

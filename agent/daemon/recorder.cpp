@@ -20,6 +20,12 @@ namespace {
 
 constexpr std::string_view kAbsent = "absent";
 constexpr std::string_view kUnobserved = "unobserved";
+
+std::optional<std::string_view> previousState(const std::optional<StoredResource>& stored) {
+  if (!stored) return std::nullopt;
+  return std::string_view(stored->state);
+}
+
 // A file modified this close to its observation may change again within the same tick of the
 // kernel's file clock, keeping size, mtime and ctime: its digest is not trusted for reuse.
 constexpr int64_t kRacyMs = 2000;
@@ -74,7 +80,9 @@ Result<bool> StateRecorder::recordFile(const PolicySnapshot& snap, const policy:
     // The outbox entry goes in with the change: once the agent counts a change as observed, it
     // is on its way.
     Status s = state ? db_.putResource(id, *state, stamp, observedAtMs) : db_.removeResource(id);
-    if (s.ok()) s = db_.appendOutbox("state", id, state ? *state : std::string(kAbsent), unixNow());
+    if (s.ok())
+      s = db_.appendStateChange(id, state ? *state : std::string(kAbsent), previousState(*stored),
+                                unixNowMs());
     if (!s.ok()) return s.error();
   } else if (state && (*stored)->stamp != stamp) {
     // Same state, touched: new stat data only, no outbox.
@@ -95,7 +103,9 @@ Status StateRecorder::forget(const std::string& id, std::string_view why) {
   if (!stored.ok()) return stored.error();
   if (*stored) {
     if (auto s = db_.removeResource(id); !s.ok()) return s;
-    if (auto s = db_.appendOutbox("state", id, kUnobserved, unixNow()); !s.ok()) return s;
+    if (auto s = db_.appendStateChange(id, kUnobserved, previousState(*stored), unixNowMs());
+        !s.ok())
+      return s;
   }
   auto drift = db_.drift(id);
   if (!drift.ok()) return drift.error();
@@ -117,7 +127,7 @@ Result<bool> StateRecorder::recordSetting(const SettingResult& r, int64_t observ
   const bool changed = *stored ? (absent || (*stored)->state != r.state) : !absent;
   if (changed) {
     Status s = absent ? db_.removeResource(r.id) : db_.putResource(r.id, r.state, "", observedAtMs);
-    if (s.ok()) s = db_.appendOutbox("state", r.id, r.state, unixNow());
+    if (s.ok()) s = db_.appendStateChange(r.id, r.state, previousState(*stored), unixNowMs());
     if (!s.ok()) return s.error();
   }
   if (auto s = judge(r.id, r.drift); !s.ok()) return s.error();
@@ -212,7 +222,7 @@ Result<int64_t> StateRecorder::openGap(std::string_view kind, std::string_view s
   const std::string payload =
       json{{"kind", kind}, {"scope", scope}, {"detail", detail}, {"started_at", isoTime(startedAt)}}
           .dump();
-  if (auto s = db_.appendOutbox("gap", std::to_string(*id), payload, unixNow()); !s.ok())
+  if (auto s = db_.appendCoverage(std::to_string(*id), payload, unixNowMs()); !s.ok())
     return s.error();
   if (auto s = queue(json{{"time", eventTime()},
                           {"event", "coverage_gap_opened"},
@@ -234,8 +244,8 @@ Result<bool> StateRecorder::closeGap(int64_t id) {
   auto wasOpen = db_.closeGap(id, now);
   if (!wasOpen.ok()) return wasOpen.error();
   if (!*wasOpen) return false;  // closed already
-  if (auto s =
-          db_.appendOutbox("gap", std::to_string(id), json{{"ended_at", isoTime(now)}}.dump(), now);
+  if (auto s = db_.appendCoverage(std::to_string(id), json{{"ended_at", isoTime(now)}}.dump(),
+                                  now * 1000);
       !s.ok()) {
     return s.error();
   }

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "agent/store/state_db.h"
+#include "agent/uplink/identity.h"
 #include "common/base/escape.h"
 #include "common/base/time.h"
 #include "common/base/unique_fd.h"
@@ -133,6 +134,29 @@ Result<StatusReport> readStatus(const std::string& stateDir, bool color) {
     out["scan_running"] = nullptr;
   }
   out["outbox"] = {{"pending", *outbox}};
+  auto stateDigest = db->stateDigestHex();
+  if (!stateDigest.ok()) return stateDigest.error();
+  auto identity = loadIdentity(stateDir);
+  json uplink = {{"enrolled", identity.ok() && *identity}, {"state_digest", *stateDigest}};
+  if (!identity.ok()) uplink["error"] = identity.error().describe();
+  if (identity.ok() && *identity) {
+    const AgentIdentity& id = **identity;
+    const std::string ackedSeq = metaText("uplink.acked_seq");
+    const std::string ackedState = metaText("uplink.acked_state");
+    uplink["server"] = id.server.str();
+    uplink["host_id"] = id.hostId;
+    uplink["labels"] = id.labels;
+    uplink["enrolled_at"] = timeText(id.enrolledAt);
+    uplink["acked_seq"] = ackedSeq.empty() ? 0 : std::stoll(ackedSeq);
+    uplink["acked_state_digest"] = ackedState.empty() ? json(nullptr) : json(ackedState);
+    // In sync: everything observed has been acknowledged, and both sides add up the same.
+    uplink["in_sync"] = *outbox == 0 && ackedState == *stateDigest;
+    uplink["last_contact"] = metaTime("uplink.last_contact");
+    const std::string lastError = metaText("uplink.last_error");
+    uplink["last_error"] = lastError.empty() ? json(nullptr) : json(displaySafe(lastError));
+    uplink["last_error_at"] = lastError.empty() ? json(nullptr) : metaTime("uplink.last_error_at");
+  }
+  out["uplink"] = uplink;
   auto queuedEvents = db->queuedEventCount();
   if (!queuedEvents.ok()) return queuedEvents.error();
   out["events_queued"] = *queuedEvents;  // event lines recorded but not yet written out
@@ -197,6 +221,18 @@ Result<StatusReport> readStatus(const std::string& stateDir, bool color) {
             std::to_string(s.entries) + " entries, " + std::to_string(s.changes) + " changes\n";
   }
   text += "outbox: " + std::to_string(*outbox) + " changes waiting to be sent\n";
+  if (uplink["enrolled"].get<bool>()) {
+    text += "reporting: to " + uplink["server"].get<std::string>() + " as " +
+            uplink["host_id"].get<std::string>() + ", acknowledged up to #" +
+            uplink["acked_seq"].dump() +
+            (uplink["in_sync"].get<bool>() ? paint("\033[32m", " (in sync)") : "") + "\n";
+    if (!uplink["last_error"].is_null())
+      text +=
+          paint("\033[33m", "reporting problem: ") + uplink["last_error"].get<std::string>() + "\n";
+  } else {
+    text += "reporting: not enrolled (see `driftwatch-agent enroll`)\n";
+  }
+  text += "state digest: " + *stateDigest + "\n";
   if (drift->empty()) {
     text += paint("\033[32m", "No drift.") + "\n";
   } else {

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "common/base/strings.h"
+#include "common/crypto/state_digest.h"
 #include "common/model/file_attrs_text.h"
 
 namespace driftwatch::agent {
@@ -64,6 +65,20 @@ CREATE TABLE baseline (
   path BLOB PRIMARY KEY,
   attrs TEXT NOT NULL
 ) WITHOUT ROWID;
+)sql",
+    // 3: reporting to the aggregator. An outbox entry keeps the digest term of the state it
+    // replaced, so a batch can say what the aggregator's copy must add up to; outbox times are
+    // milliseconds from here on. Signed batches wait in uplink_batches until answered.
+    R"sql(
+ALTER TABLE outbox ADD COLUMN prev_term BLOB NOT NULL DEFAULT x'';
+CREATE TABLE uplink_batches (
+  seq INTEGER PRIMARY KEY,
+  signed BLOB NOT NULL,
+  digest BLOB NOT NULL,
+  state_digest BLOB NOT NULL,
+  outbox_upto INTEGER NOT NULL,
+  ready INTEGER NOT NULL
+);
 )sql",
 };
 
@@ -276,11 +291,35 @@ Status StateDb::removeResource(std::string_view id) const {
   return (*stmt)->bind(1, id).run();
 }
 
-Status StateDb::appendOutbox(std::string_view kind, std::string_view resource,
-                             std::string_view payload, int64_t now) const {
-  auto stmt = cached("INSERT INTO outbox (at, kind, resource, payload) VALUES (?, ?, ?, ?)");
+Status StateDb::appendStateChange(std::string_view resource, std::string_view state,
+                                  const std::optional<std::string_view>& previous,
+                                  int64_t nowMs) const {
+  std::string prevTerm;
+  if (previous) {
+    const auto term = crypto::StateDigest::term(resource, *previous);
+    prevTerm.assign(term.begin(), term.end());
+  }
+  auto stmt = cached(
+      "INSERT INTO outbox (at, kind, resource, payload, prev_term) VALUES (?, 'state', ?, ?, ?)");
   if (!stmt.ok()) return stmt.error();
-  return (*stmt)->bind(1, now).bind(2, kind).bind(3, resource).bind(4, payload).run();
+  return (*stmt)->bind(1, nowMs).bind(2, resource).bind(3, state).bindBlob(4, prevTerm).run();
+}
+
+Status StateDb::appendCoverage(std::string_view gap, std::string_view payload,
+                               int64_t nowMs) const {
+  auto stmt = cached("INSERT INTO outbox (at, kind, resource, payload) VALUES (?, 'gap', ?, ?)");
+  if (!stmt.ok()) return stmt.error();
+  return (*stmt)->bind(1, nowMs).bind(2, gap).bind(3, payload).run();
+}
+
+Result<std::string> StateDb::stateDigestHex() const {
+  crypto::StateDigest digest;
+  auto stmt = db_.prepare("SELECT id, state FROM resources");
+  if (!stmt.ok()) return stmt.error();
+  while (stmt->step())
+    digest.add(stmt->columnText(0), stmt->columnText(1));
+  if (!stmt->status().ok()) return stmt->status().error();
+  return digest.hex();
 }
 
 Status StateDb::putDrift(const StoredDrift& d) const {

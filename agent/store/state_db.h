@@ -82,8 +82,14 @@ class StateDb {
   Status putResource(std::string_view id, std::string_view state, std::string_view stamp,
                      int64_t now) const;
   Status removeResource(std::string_view id) const;
-  Status appendOutbox(std::string_view kind, std::string_view resource, std::string_view payload,
-                      int64_t now) const;
+  // A resource's new state (or "absent", "unobserved") on its way to the aggregator, with the
+  // state it replaces (none when new): what the batch's state digest is computed from.
+  Status appendStateChange(std::string_view resource, std::string_view state,
+                           const std::optional<std::string_view>& previous, int64_t nowMs) const;
+  // A coverage gap opened or closed: `payload` is its JSON.
+  Status appendCoverage(std::string_view gap, std::string_view payload, int64_t nowMs) const;
+  // The digest of every stored resource (see common/crypto/state_digest.h).
+  Result<std::string> stateDigestHex() const;
   Status putDrift(const StoredDrift& drift) const;
   Status removeDrift(std::string_view id) const;
   Result<int64_t> openGap(std::string_view kind, std::string_view scope, std::string_view detail,

@@ -17,7 +17,7 @@ TEST_CASE("resources, outbox, drift, gaps and events persist across reopening") 
     REQUIRE(db->putResource("file:/etc/a", "present\ttype=file", "1:2:3", 100).ok());
     REQUIRE(db->putResource("file:/etc/a/b", "present\ttype=file", "", 100).ok());
     REQUIRE(db->putResource("file:/etc/ab", "present\ttype=file", "", 100).ok());
-    REQUIRE(db->appendOutbox("state", "file:/etc/a", "present\ttype=file", 100).ok());
+    REQUIRE(db->appendStateChange("file:/etc/a", "present\ttype=file", std::nullopt, 100).ok());
     REQUIRE(db->putDrift({"file:/etc/a", "{}", 3, 100, 100}).ok());
     REQUIRE(db->queueEvent("{\"event\":\"drift_opened\"}").ok());
     auto gap = db->openGap("restart", "*", "stopped", 50);

@@ -1,0 +1,250 @@
+#include "agent/uplink/uploader.h"
+
+#include <optional>
+#include <random>
+
+#include <sys/stat.h>
+
+#include "agent/transport/https_client.h"
+#include "agent/uplink/batch_queue.h"
+#include "agent/uplink/identity.h"
+#include "common/base/escape.h"
+#include "common/crypto/signing.h"
+#include "common/wire/codec.h"
+
+namespace driftwatch::agent {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+constexpr milliseconds kEnrollmentPoll{5000};
+constexpr milliseconds kQuotaCheckEvery{30'000};
+constexpr milliseconds kFirstRetry{1000};
+constexpr std::string_view kProtobuf = "application/x-protobuf";
+
+// What identifies the enrollment file's version: a new enrollment replaces the file.
+std::string fileStamp(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return {};
+  return std::to_string(st.st_ino) + ":" + std::to_string(st.st_mtim.tv_sec) + "." +
+         std::to_string(st.st_mtim.tv_nsec) + ":" + std::to_string(st.st_size);
+}
+
+std::string secondsText(milliseconds d) {
+  return std::to_string((d.count() + 500) / 1000) + "s";
+}
+
+// A reply body that is text, trimmed and made safe to log.
+std::string replyText(const HttpReply& reply) {
+  std::string body = reply.body.substr(0, 300);
+  while (!body.empty() && (body.back() == '\n' || body.back() == '\r'))
+    body.pop_back();
+  return displaySafe(body);
+}
+
+}  // namespace
+
+Uploader::Uploader(UploaderOptions options, LogFn log)
+    : options_(std::move(options)), log_(std::move(log)) {}
+
+Uploader::~Uploader() {
+  stop();
+}
+
+void Uploader::start() {
+  thread_ = std::thread([this] { run(); });
+}
+
+void Uploader::wake() {
+  {
+    std::lock_guard lock(mutex_);
+    woken_ = true;
+  }
+  cv_.notify_one();
+}
+
+void Uploader::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+    if (client_ != nullptr) client_->abort();
+  }
+  cv_.notify_one();
+  if (thread_.joinable()) thread_.join();
+}
+
+bool Uploader::waitForWork(milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  cv_.wait_for(lock, timeout, [this] { return stopping_ || woken_; });
+  const bool woken = woken_;
+  woken_ = false;
+  return woken && !stopping_;
+}
+
+void Uploader::pause(milliseconds duration) {
+  std::unique_lock lock(mutex_);
+  cv_.wait_for(lock, duration, [this] { return stopping_; });
+}
+
+void Uploader::run() {
+  const std::string enrollmentPath = options_.stateDir + "/" + std::string(kEnrollmentFile);
+  auto opened = BatchQueue::open(options_.stateDir);
+  if (!opened.ok()) {
+    log_("error", "reporting is off: " + opened.error().describe());
+    return;
+  }
+  BatchQueue queue = std::move(opened).value();
+  std::mt19937_64 rng(std::random_device{}());
+
+  std::string stamp;  // of the enrollment loaded
+  std::optional<AgentIdentity> identity;
+  std::optional<crypto::Ed25519Key> key;
+  std::unique_ptr<HttpsClient> client;
+  milliseconds backoff{0};
+  std::string lastFailure;
+  auto lastReport = Clock::now();
+  auto lastQuotaCheck = Clock::time_point{};
+  auto lastBacklogDrop = Clock::time_point{};
+
+  const auto setClient = [&](std::unique_ptr<HttpsClient> c) {
+    std::lock_guard lock(mutex_);
+    client_ = c.get();
+    client = std::move(c);
+  };
+  const auto stopping = [&] {
+    std::lock_guard lock(mutex_);
+    return stopping_;
+  };
+  const auto retryLater = [&](const std::string& why) {
+    backoff = backoff.count() == 0 ? kFirstRetry : std::min(options_.retryMax, backoff * 2);
+    backoff = std::min(backoff, options_.retryMax);
+    // Half fixed, half random: a fleet that lost its aggregator does not come back in step.
+    std::uniform_int_distribution<int64_t> jitter(0, backoff.count() / 2);
+    const milliseconds wait{backoff.count() / 2 + jitter(rng)};
+    if (why != lastFailure) {
+      log_("warning", why + "; retrying in " + secondsText(wait) + " (backing off up to " +
+                          secondsText(options_.retryMax) + "), changes wait in the outbox");
+      lastFailure = why;
+    }
+    (void)queue.noteContact(false, why);
+    pause(wait);
+  };
+
+  while (!stopping()) {
+    const std::string current = fileStamp(enrollmentPath);
+    if (current != stamp) {
+      stamp = current;
+      setClient(nullptr);
+      identity.reset();
+      key.reset();
+      auto loaded = loadIdentity(options_.stateDir);
+      if (!loaded.ok()) {
+        log_("error", "reporting is off: " + loaded.error().describe());
+      } else if (*loaded) {
+        auto k =
+            crypto::Ed25519Key::fromPem((*loaded)->keyPem, options_.stateDir + "/identity.key");
+        if (!k.ok()) {
+          log_("error", "reporting is off: " + k.error().describe());
+        } else {
+          identity = std::move(*loaded);
+          key.emplace(std::move(k).value());
+          HttpsClientOptions o;
+          o.host = identity->server.host;
+          o.port = identity->server.port;
+          o.caPem = identity->caPem;
+          o.clientCertPem = identity->certPem;
+          o.clientKeyPem = identity->keyPem;
+          o.userAgent = "driftwatch-agent/" + options_.agentVersion;
+          setClient(std::make_unique<HttpsClient>(o));
+          backoff = milliseconds(0);
+          lastFailure.clear();
+          log_("info", "reporting to " + identity->server.str() + " as host " + identity->hostId);
+        }
+      }
+    }
+    if (!identity) {
+      // Nothing is sent change by change before enrollment: the first report is a snapshot.
+      if (Clock::now() - lastBacklogDrop > std::chrono::minutes(1)) {
+        if (auto s = queue.dropBacklog(); !s.ok()) log_("error", s.error().describe());
+        lastBacklogDrop = Clock::now();
+      }
+      pause(kEnrollmentPoll);
+      continue;
+    }
+
+    if (Clock::now() - lastQuotaCheck > kQuotaCheckEvery) {
+      lastQuotaCheck = Clock::now();
+      auto compacted = queue.enforceQuota(options_.outboxQuotaBytes);
+      if (!compacted.ok()) {
+        log_("error", compacted.error().describe());
+      } else if (compacted->merged > 0 || compacted->dropped) {
+        log_("warning",
+             "the outbox reached its quota (" + std::to_string(options_.outboxQuotaBytes >> 20) +
+                 " MiB): " +
+                 (compacted->dropped ? std::string("dropped it; a full snapshot follows")
+                                     : "merged " + std::to_string(compacted->merged) +
+                                           " changes into the latest state of their resource"));
+      }
+    }
+
+    const bool heartbeatDue = Clock::now() - lastReport >= options_.heartbeatInterval;
+    const BatchSigner signer{identity->hostId, &*key, options_.agentVersion};
+    auto batch = queue.next(signer, heartbeatDue);
+    if (!batch.ok()) {
+      log_("error", "cannot build a report: " + batch.error().describe());
+      pause(options_.retryMax);
+      continue;
+    }
+    if (!*batch) {
+      const auto untilHeartbeat = std::chrono::duration_cast<milliseconds>(
+          options_.heartbeatInterval - (Clock::now() - lastReport));
+      if (waitForWork(std::max(untilHeartbeat, milliseconds(1)))) pause(options_.batchDelay);
+      continue;
+    }
+
+    auto reply = client->post("/v1/report", (*batch)->signedBytes, kProtobuf);
+    if (stopping()) break;
+    if (!reply.ok()) {
+      retryLater("cannot reach the aggregator: " + reply.error().describe());
+      continue;
+    }
+    auto answer = wire::decodeReportResponse(reply->body);
+    if (!answer.ok() || reply->contentType != kProtobuf) {
+      retryLater("the aggregator answered HTTP " + std::to_string(reply->status) + ": " +
+                 replyText(*reply));
+      continue;
+    }
+    const wire::ReportResponse& r = *answer;
+    Status applied;
+    if (r.status == wire::ReportStatus::kAccepted && r.ackedSeq == (*batch)->seq &&
+        r.ackedDigest == (*batch)->digest) {
+      applied = queue.acknowledged(**batch);
+    } else if (r.status == wire::ReportStatus::kRefused) {
+      backoff = options_.retryMax;
+      retryLater("the aggregator refused the report: " + displaySafe(r.reason));
+      continue;
+    } else {
+      // A resync, or an acknowledgement of another chain (the aggregator's or the agent's state
+      // was restored from a backup): a full snapshot continues from what the aggregator holds.
+      log_("info",
+           "the aggregator asked for a full snapshot (" +
+               (r.reason.empty() ? std::string("its chain is elsewhere") : displaySafe(r.reason)) +
+               ")");
+      applied = queue.resyncFrom(r.ackedSeq, r.ackedDigest);
+    }
+    if (!applied.ok()) {
+      log_("error", "cannot record the aggregator's answer: " + applied.error().describe());
+      pause(options_.retryMax);
+      continue;
+    }
+    (void)queue.noteContact(true, "");
+    if (!lastFailure.empty()) log_("info", "reporting to the aggregator again");
+    lastFailure.clear();
+    backoff = milliseconds(0);
+    lastReport = Clock::now();
+  }
+  setClient(nullptr);
+}
+
+}  // namespace driftwatch::agent

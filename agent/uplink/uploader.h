@@ -1,0 +1,66 @@
+#pragma once
+// Delivers the outbox to the aggregator, on a thread of its own so that a slow or absent
+// aggregator never holds up observing the host. It waits for changes (wake()), gathers them for
+// a moment (batch_delay), sends the next batch from the BatchQueue, and applies the answer. While
+// the aggregator cannot be reached it retries with exponential back-off and jitter, and keeps
+// the outbox within its quota. With nothing to send it reports once per heartbeat interval, so
+// the aggregator can tell a quiet host from a dead one.
+//
+// It picks up an enrollment made while the daemon runs (enrollment.json appears or changes).
+// Its log lines go through `log`, which is called on the uploader's thread.
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+namespace driftwatch::agent {
+
+class HttpsClient;
+
+struct UploaderOptions {
+  std::string stateDir;
+  std::string agentVersion;
+  uint64_t outboxQuotaBytes = 256ull << 20;
+  std::chrono::milliseconds batchDelay{1000};
+  std::chrono::milliseconds heartbeatInterval{std::chrono::minutes(5)};
+  std::chrono::milliseconds retryMax{std::chrono::minutes(5)};
+};
+
+class Uploader {
+ public:
+  using LogFn = std::function<void(std::string level, std::string message)>;
+
+  Uploader(UploaderOptions options, LogFn log);
+  ~Uploader();  // stops
+  Uploader(const Uploader&) = delete;
+  Uploader& operator=(const Uploader&) = delete;
+
+  void start();
+  // New outbox entries are committed (any thread).
+  void wake();
+  // Ends a request under way and joins the thread.
+  void stop();
+
+ private:
+  class Session;
+  void run();
+  // Waits until woken, stopped or `timeout`; true when woken.
+  bool waitForWork(std::chrono::milliseconds timeout);
+  // Sleeps unless stopped; wake-ups do not cut it short.
+  void pause(std::chrono::milliseconds duration);
+
+  UploaderOptions options_;
+  LogFn log_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool woken_ = false;
+  bool stopping_ = false;
+  HttpsClient* client_ = nullptr;  // the session's, for stop() to abort; under mutex_
+  std::thread thread_;
+};
+
+}  // namespace driftwatch::agent
