@@ -1,0 +1,369 @@
+#include "aggregator/cli/commands.h"
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include "aggregator/audit/audit_log.h"
+#include "aggregator/config/aggregator_config.h"
+#include "aggregator/enroll/enrollment.h"
+#include "aggregator/enroll/tokens.h"
+#include "aggregator/http/https_server.h"
+#include "aggregator/pki/server_identity.h"
+#include "aggregator/report/report_processor.h"
+#include "aggregator/server/fleet_api.h"
+#include "aggregator/store/fleet_store.h"
+#include "common/base/escape.h"
+#include "common/base/time.h"
+#include "common/base/units.h"
+#include "common/crypto/sha256.h"
+
+namespace driftwatch::aggregator {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+int fail(const Error& e) {
+  std::cerr << "driftwatch-aggregator: error: " << displaySafe(e.describe()) << "\n";
+  return kExitError;
+}
+
+int fail(std::string_view message) {
+  std::cerr << "driftwatch-aggregator: error: " << message << "\n";
+  return kExitError;
+}
+
+int64_t nowSeconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string utc(int64_t seconds) {
+  if (seconds <= 0) return "never";
+  return formatUtc(std::chrono::system_clock::time_point(std::chrono::seconds(seconds)));
+}
+
+std::string utcMs(int64_t ms) {
+  if (ms <= 0) return "never";
+  return formatUtc(std::chrono::system_clock::time_point(std::chrono::milliseconds(ms)));
+}
+
+std::string hexOf(std::string_view bytes) {
+  if (bytes.size() != 32) return "";
+  Sha256Digest d{};
+  std::copy(bytes.begin(), bytes.end(), d.begin());
+  return toHex(d);
+}
+
+std::string labelsText(const Labels& labels) {
+  std::string out;
+  for (const auto& [k, v] : labels)
+    out += (out.empty() ? "" : ",") + k + "=" + v;
+  return out.empty() ? "-" : out;
+}
+
+Result<AggregatorConfig> loadConfig(const CommonArgs& args) {
+  const bool named = !args.config.empty();
+  auto config = loadAggregatorConfig(named ? args.config : std::string(kDefaultConfigPath), named);
+  if (!config.ok()) return config.error();
+  if (!args.dataDir.empty()) config->dataDir = args.dataDir;
+  if (config->auditLog.empty()) config->auditLog = config->dataDir + "/audit.log";
+  return config;
+}
+
+Status checkFormat(const CommonArgs& args) {
+  if (args.format != "text" && args.format != "json") {
+    return makeError(ErrorCode::kInvalidInput, "must be text or json", "--format " + args.format);
+  }
+  return {};
+}
+
+// Opens the store of an existing data directory (admin commands never create one by mistake).
+Result<FleetStore> openExisting(const AggregatorConfig& config) {
+  const std::string db = config.dataDir + "/" + std::string(FleetStore::kFileName);
+  if (::access(db.c_str(), F_OK) != 0) {
+    return makeError(ErrorCode::kNotFound,
+                     "no fleet store here: start `driftwatch-aggregator serve --data-dir " +
+                         config.dataDir + "` first, or pass the right --data-dir",
+                     config.dataDir);
+  }
+  return FleetStore::open(config.dataDir);
+}
+
+json hostJson(const HostRecord& h) {
+  return json{{"id", h.id},
+              {"name", h.name},
+              {"labels", h.labels},
+              {"enrolled_at", utc(h.enrolledAt)},
+              {"last_report", h.lastSeen > 0 ? json(utcMs(h.lastSeen)) : json(nullptr)},
+              {"last_address", h.lastAddress},
+              {"agent_version", h.agentVersion},
+              {"seq", h.lastSeq},
+              {"resources", h.resourceCount},
+              {"state_digest", hexOf(h.stateDigest)},
+              {"snapshot_in_progress", h.snapshotNext.has_value()},
+              {"revoked_at", h.revokedAt ? json(utc(*h.revokedAt)) : json(nullptr)},
+              {"cert_fingerprint", h.certFingerprint}};
+}
+
+// A fixed-width table for the terminal.
+void printTable(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> widths;
+  for (const auto& row : rows) {
+    widths.resize(std::max(widths.size(), row.size()));
+    for (size_t i = 0; i < row.size(); ++i)
+      widths[i] = std::max(widths[i], row[i].size());
+  }
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line += std::string(widths[i] - row[i].size() + 2, ' ');
+    }
+    std::cout << line << "\n";
+  }
+}
+
+}  // namespace
+
+int runServe(const ServeArgs& args) {
+  auto config = loadConfig(args.common);
+  if (!config.ok()) return fail(config.error());
+  if (!args.listen.empty()) config->listen = args.listen;
+  auto listen = parseListenAddress(config->listen, "--listen " + config->listen);
+  if (!listen.ok()) return fail(listen.error());
+  auto store = FleetStore::open(config->dataDir);
+  if (!store.ok()) return fail(store.error());
+  auto identity = loadServerIdentity(*config, true);
+  if (!identity.ok()) return fail(identity.error());
+  auto audit = AuditLog::open(*store, config->auditLog);
+  if (!audit.ok()) return fail(audit.error());
+  audit->setEcho(true);
+  EnrollmentService enrollment(*store, *audit, identity->ca, config->clientCertDays);
+  ReportProcessor reports(*store, *audit);
+  FleetApi api(*store, *audit, enrollment, reports);
+
+  HttpsServerOptions options;
+  options.listen = *listen;
+  options.tlsMinVersion = config->tlsMinVersion;
+  options.certChainPem = identity->server.certPem + identity->ca.certPem;
+  options.keyPem = identity->server.keyPem;
+  options.clientCaPem = identity->ca.certPem;
+  options.threads = config->threads;
+  options.maxConnections = config->maxConnections;
+  options.requestTimeout = config->requestTimeout;
+  auto server = HttpsServer::create(options, api);
+  if (!server.ok()) return fail(server.error());
+
+  const bool v6 = listen->address.find(':') != std::string::npos;
+  const std::string shown = (v6 ? "[" + listen->address + "]" : listen->address) + ":" +
+                            std::to_string((*server)->port());
+  if (identity->created) std::cout << "created the fleet CA in " << config->dataDir << "\n";
+  std::cout << "CA fingerprint: " << identity->caFingerprint << "\n"
+            << "listening on https://" << shown << " (TLS " << config->tlsMinVersion
+            << (config->tlsMinVersion == "1.3" ? " only" : " and up") << ", data in "
+            << config->dataDir << ")" << std::endl;
+  (*server)->run();
+  std::cout << "stopped" << std::endl;
+  return kExitOk;
+}
+
+int runTokenCreate(const TokenCreateArgs& args) {
+  if (auto s = checkFormat(args.common); !s.ok()) return fail(s.error());
+  auto labels = parseLabels(args.labels);
+  if (!labels.ok()) return fail(labels.error());
+  const auto ttl = parseDuration(args.ttl);
+  if (!ttl || ttl->count() < 1000)
+    return fail("--ttl " + args.ttl + ": not a duration of at least 1s (like 1h, 24h, 7d)");
+  if (args.uses < 1) return fail("--uses must be at least 1");
+  auto config = loadConfig(args.common);
+  if (!config.ok()) return fail(config.error());
+  auto store = FleetStore::open(config->dataDir);
+  if (!store.ok()) return fail(store.error());
+  auto token = createToken(*store, *labels, std::chrono::duration_cast<std::chrono::seconds>(*ttl),
+                           args.uses, nowSeconds());
+  if (!token.ok()) return fail(token.error());
+  auto audit = AuditLog::open(*store, config->auditLog);
+  if (audit.ok()) {
+    audit->record("token_created", "", "admin",
+                  "token " + token->record.id + ", labels " + labelsToJson(*labels) + ", expires " +
+                      utc(token->record.expiresAt) + ", uses " + std::to_string(args.uses));
+  }
+  if (args.common.format == "json") {
+    std::cout << json{{"token", token->token},
+                      {"id", token->record.id},
+                      {"labels", *labels},
+                      {"expires_at", utc(token->record.expiresAt)},
+                      {"max_uses", args.uses}}
+                     .dump(2)
+              << "\n";
+  } else {
+    std::cout << token->token << "\n";
+  }
+  return kExitOk;
+}
+
+int runTokenList(const CommonArgs& args) {
+  if (auto s = checkFormat(args); !s.ok()) return fail(s.error());
+  auto config = loadConfig(args);
+  if (!config.ok()) return fail(config.error());
+  auto store = openExisting(*config);
+  if (!store.ok()) return fail(store.error());
+  auto tokens = store->tokens();
+  if (!tokens.ok()) return fail(tokens.error());
+  const int64_t now = nowSeconds();
+  const auto stateOf = [&](const TokenRecord& t) {
+    return t.uses >= t.maxUses ? "used up" : now >= t.expiresAt ? "expired" : "usable";
+  };
+  if (args.format == "json") {
+    json out = json::array();
+    for (const auto& t : *tokens) {
+      out.push_back({{"id", t.id},
+                     {"labels", t.labels},
+                     {"created_at", utc(t.createdAt)},
+                     {"expires_at", utc(t.expiresAt)},
+                     {"uses", t.uses},
+                     {"max_uses", t.maxUses},
+                     {"state", stateOf(t)}});
+    }
+    std::cout << out.dump(2) << "\n";
+    return kExitOk;
+  }
+  std::vector<std::vector<std::string>> rows = {{"ID", "LABELS", "EXPIRES", "USES", "STATE"}};
+  for (const auto& t : *tokens) {
+    rows.push_back({t.id, labelsText(t.labels), utc(t.expiresAt),
+                    std::to_string(t.uses) + "/" + std::to_string(t.maxUses), stateOf(t)});
+  }
+  printTable(rows);
+  return kExitOk;
+}
+
+int runHostsList(const CommonArgs& args) {
+  if (auto s = checkFormat(args); !s.ok()) return fail(s.error());
+  auto config = loadConfig(args);
+  if (!config.ok()) return fail(config.error());
+  auto store = openExisting(*config);
+  if (!store.ok()) return fail(store.error());
+  auto hosts = store->hosts();
+  if (!hosts.ok()) return fail(hosts.error());
+  if (args.format == "json") {
+    json out = json::array();
+    for (const auto& h : *hosts)
+      out.push_back(hostJson(h));
+    std::cout << out.dump(2) << "\n";
+    return kExitOk;
+  }
+  if (hosts->empty()) {
+    std::cout << "no hosts enrolled yet: create a token with `driftwatch-aggregator token create` "
+                 "and run `driftwatch-agent enroll` on the host\n";
+    return kExitOk;
+  }
+  std::vector<std::vector<std::string>> rows = {
+      {"HOST", "NAME", "LABELS", "LAST REPORT", "SEQ", "RESOURCES", "STATE DIGEST"}};
+  for (const auto& h : *hosts) {
+    const std::string digest = hexOf(h.stateDigest);
+    rows.push_back({h.id, h.name, labelsText(h.labels),
+                    h.revokedAt ? "revoked " + utc(*h.revokedAt) : utcMs(h.lastSeen),
+                    std::to_string(h.lastSeq), std::to_string(h.resourceCount),
+                    digest.empty() ? "-" : digest.substr(0, 16)});
+  }
+  printTable(rows);
+  return kExitOk;
+}
+
+int runHostsRevoke(const HostArgs& args) {
+  auto config = loadConfig(args.common);
+  if (!config.ok()) return fail(config.error());
+  auto store = openExisting(*config);
+  if (!store.ok()) return fail(store.error());
+  auto host = store->host(args.host);
+  if (!host.ok()) return fail(host.error());
+  if (!*host)
+    return fail("no host " + displaySafe(args.host) + " (see `driftwatch-aggregator hosts list`)");
+  auto revoked = store->revokeHost(args.host, nowSeconds());
+  if (!revoked.ok()) return fail(revoked.error());
+  if (!*revoked) {
+    std::cout << "host " << args.host << " was revoked already\n";
+    return kExitOk;
+  }
+  auto audit = AuditLog::open(*store, config->auditLog);
+  if (audit.ok()) audit->record("host_revoked", args.host, "admin", "revoked by the admin");
+  std::cout << "revoked host " << args.host
+            << ": its reports are refused from now on; enroll it again to let it back\n";
+  return kExitOk;
+}
+
+int runHostsHistory(const HostArgs& args) {
+  if (auto s = checkFormat(args.common); !s.ok()) return fail(s.error());
+  if (args.limit < 1) return fail("--limit must be at least 1");
+  auto config = loadConfig(args.common);
+  if (!config.ok()) return fail(config.error());
+  auto store = openExisting(*config);
+  if (!store.ok()) return fail(store.error());
+  auto host = store->host(args.host);
+  if (!host.ok()) return fail(host.error());
+  if (!*host)
+    return fail("no host " + displaySafe(args.host) + " (see `driftwatch-aggregator hosts list`)");
+  auto rows = store->history(args.host, args.resource, static_cast<size_t>(args.limit));
+  if (!rows.ok()) return fail(rows.error());
+  if (args.common.format == "json") {
+    json out = json::array();
+    for (const auto& r : *rows) {
+      out.push_back({{"resource", r.resource},
+                     {"state", r.state},
+                     {"observed_at", utcMs(r.observedAt)},
+                     {"seq", r.seq},
+                     {"recorded_at", utcMs(r.recordedAt)}});
+    }
+    std::cout << out.dump(2) << "\n";
+    return kExitOk;
+  }
+  for (const auto& r : *rows) {
+    std::cout << utcMs(r.observedAt) << "  #" << r.seq << "  " << r.resource << "  " << r.state
+              << "\n";
+  }
+  return kExitOk;
+}
+
+int runCaFingerprint(const CommonArgs& args) {
+  auto config = loadConfig(args);
+  if (!config.ok()) return fail(config.error());
+  auto identity = loadServerIdentity(*config, false);
+  if (!identity.ok()) return fail(identity.error());
+  std::cout << identity->caFingerprint << "\n";
+  return kExitOk;
+}
+
+int runAuditList(const HostArgs& args) {
+  if (auto s = checkFormat(args.common); !s.ok()) return fail(s.error());
+  if (args.limit < 1) return fail("--limit must be at least 1");
+  auto config = loadConfig(args.common);
+  if (!config.ok()) return fail(config.error());
+  auto store = openExisting(*config);
+  if (!store.ok()) return fail(store.error());
+  auto records = store->audit(static_cast<size_t>(args.limit));
+  if (!records.ok()) return fail(records.error());
+  if (args.common.format == "json") {
+    json out = json::array();
+    for (const auto& r : *records) {
+      out.push_back({{"time", utcMs(r.at)},
+                     {"event", r.event},
+                     {"host", r.host},
+                     {"peer", r.peer},
+                     {"detail", r.detail}});
+    }
+    std::cout << out.dump(2) << "\n";
+    return kExitOk;
+  }
+  for (const auto& r : *records) {
+    std::cout << utcMs(r.at) << "  " << r.event << "  " << (r.host.empty() ? "-" : r.host) << "  "
+              << r.peer << "  " << r.detail << "\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace driftwatch::aggregator

@@ -1,0 +1,47 @@
+#pragma once
+// The aggregator's subcommands as functions from parsed arguments to an exit code. Admin
+// commands work on the data directory directly (beside a running server: the store is WAL
+// SQLite), print their result on stdout, and errors on stderr. Exit codes: 0 ok, 1 error.
+
+#include <string>
+
+namespace driftwatch::aggregator {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitError = 1;
+
+struct CommonArgs {
+  std::string config;   // empty: the default path, which may be absent
+  std::string dataDir;  // overrides the config file
+  std::string format = "text";
+};
+
+struct ServeArgs {
+  CommonArgs common;
+  std::string listen;  // overrides the config file
+};
+
+struct TokenCreateArgs {
+  CommonArgs common;
+  std::string labels;
+  std::string ttl = "24h";
+  long long uses = 1;
+};
+
+struct HostArgs {
+  CommonArgs common;
+  std::string host;
+  std::string resource;  // history: one resource only
+  long long limit = 100;
+};
+
+int runServe(const ServeArgs& args);
+int runTokenCreate(const TokenCreateArgs& args);
+int runTokenList(const CommonArgs& args);
+int runHostsList(const CommonArgs& args);
+int runHostsRevoke(const HostArgs& args);
+int runHostsHistory(const HostArgs& args);
+int runCaFingerprint(const CommonArgs& args);
+int runAuditList(const HostArgs& args);
+
+}  // namespace driftwatch::aggregator

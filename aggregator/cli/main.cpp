@@ -1,0 +1,121 @@
+// driftwatch-aggregator: the fleet's central server and its admin commands. Parses arguments
+// with CLI11 and hands them to the functions in commands.cpp.
+
+#include <csignal>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "aggregator/cli/commands.h"
+
+namespace {
+
+#ifndef DRIFTWATCH_VERSION
+#define DRIFTWATCH_VERSION "unknown"
+#endif
+
+void addCommon(CLI::App& cmd, driftwatch::aggregator::CommonArgs& common, bool format) {
+  cmd.add_option("--config,-c", common.config,
+                 "Config file (default /etc/driftwatch/aggregator.yaml, which may be absent)");
+  cmd.add_option("--data-dir", common.dataDir,
+                 "Data directory (default /var/lib/driftwatch/aggregator)");
+  if (format)
+    cmd.add_option("--format", common.format, "Output: text or json")->capture_default_str();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace driftwatch::aggregator;
+  // A client that goes away mid-reply must not kill the server.
+  std::signal(SIGPIPE, SIG_IGN);
+
+  CLI::App app{"driftwatch-aggregator: the fleet's desired and actual state, in one place"};
+  app.fallthrough(false);
+  app.set_version_flag("--version", std::string("driftwatch-aggregator ") + DRIFTWATCH_VERSION);
+  app.require_subcommand(1);
+
+  ServeArgs serve;
+  auto* serveCmd = app.add_subcommand(
+      "serve", "Run the aggregator: enroll agents and receive their reports over mutual TLS");
+  addCommon(*serveCmd, serve.common, false);
+  serveCmd->add_option("--listen", serve.listen,
+                       "Address and port to listen on (default 0.0.0.0:8443; port 0: any free)");
+
+  auto* tokenCmd = app.add_subcommand("token", "Enrollment tokens");
+  tokenCmd->require_subcommand(1);
+  TokenCreateArgs tokenCreate;
+  auto* tokenCreateCmd = tokenCmd->add_subcommand(
+      "create", "Create an enrollment token and print it (alone, on stdout)");
+  addCommon(*tokenCreateCmd, tokenCreate.common, true);
+  tokenCreateCmd->add_option("--labels", tokenCreate.labels,
+                             "Labels the enrolled host gets: KEY=VALUE,...");
+  tokenCreateCmd->add_option("--ttl", tokenCreate.ttl, "How long the token is valid (like 1h, 7d)")
+      ->capture_default_str();
+  tokenCreateCmd->add_option("--uses", tokenCreate.uses, "How many hosts may enroll with it")
+      ->capture_default_str();
+  CommonArgs tokenList;
+  auto* tokenListCmd =
+      tokenCmd->add_subcommand("list", "List enrollment tokens (never the secret)");
+  addCommon(*tokenListCmd, tokenList, true);
+
+  auto* hostsCmd = app.add_subcommand("hosts", "Enrolled hosts");
+  hostsCmd->require_subcommand(1);
+  CommonArgs hostsList;
+  auto* hostsListCmd = hostsCmd->add_subcommand(
+      "list", "List enrolled hosts: labels, last report, stored state digest");
+  addCommon(*hostsListCmd, hostsList, true);
+  HostArgs revoke;
+  auto* revokeCmd =
+      hostsCmd->add_subcommand("revoke", "Revoke a host: its agent is refused from now on");
+  addCommon(*revokeCmd, revoke.common, false);
+  revokeCmd->add_option("host", revoke.host, "Host id (see hosts list)")->required();
+  HostArgs history;
+  auto* historyCmd =
+      hostsCmd->add_subcommand("history", "Show the changes a host reported, oldest first");
+  addCommon(*historyCmd, history.common, true);
+  historyCmd->add_option("host", history.host, "Host id (see hosts list)")->required();
+  historyCmd->add_option("--resource", history.resource, "Only this resource (file:/etc/motd)");
+  historyCmd->add_option("--limit", history.limit, "The newest N changes")->capture_default_str();
+
+  auto* caCmd = app.add_subcommand("ca", "The fleet CA");
+  caCmd->require_subcommand(1);
+  CommonArgs caArgs;
+  auto* fingerprintCmd = caCmd->add_subcommand(
+      "fingerprint", "Print the CA fingerprint that agents pin when they enroll");
+  addCommon(*fingerprintCmd, caArgs, false);
+
+  HostArgs audit;
+  auto* auditCmd = app.add_subcommand("audit", "Show the audit trail, oldest first");
+  addCommon(*auditCmd, audit.common, true);
+  auditCmd->add_option("--limit", audit.limit, "The newest N records")->capture_default_str();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "driftwatch-aggregator: error: " << e.what() << "\n"
+              << "Run with --help for usage.\n";
+    return kExitError;
+  }
+
+  try {
+    if (*serveCmd) return runServe(serve);
+    if (*tokenCreateCmd) return runTokenCreate(tokenCreate);
+    if (*tokenListCmd) return runTokenList(tokenList);
+    if (*hostsListCmd) return runHostsList(hostsList);
+    if (*revokeCmd) return runHostsRevoke(revoke);
+    if (*historyCmd) return runHostsHistory(history);
+    if (*fingerprintCmd) return runCaFingerprint(caArgs);
+    if (*auditCmd) return runAuditList(audit);
+  } catch (const std::exception& e) {
+    std::cerr << "driftwatch-aggregator: internal error: " << e.what() << "\n";
+    return kExitError;
+  }
+  return kExitError;
+}

@@ -1,0 +1,315 @@
+#include "aggregator/http/https_server.h"
+
+#include <atomic>
+#include <csignal>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/core/detect_ssl.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "common/crypto/pki.h"
+
+namespace driftwatch::aggregator {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
+using asio::awaitable;
+using asio::use_awaitable;
+
+namespace {
+
+constexpr size_t kHeaderLimit = 16 * 1024;
+constexpr std::string_view kPlaintextRefusal =
+    "HTTP/1.1 400 Bad Request\r\n"
+    "Content-Type: text/plain; charset=utf-8\r\n"
+    "Connection: close\r\n"
+    "Content-Length: 66\r\n"
+    "\r\n"
+    "This port speaks HTTPS only: use https:// (TLS 1.3 by default).\r\n\r\n";
+
+std::string endpointText(const tcp::socket& socket) {
+  beast::error_code ec;
+  const auto ep = socket.remote_endpoint(ec);
+  if (ec) return "unknown";
+  const auto addr = ep.address();
+  return (addr.is_v6() ? "[" + addr.to_string() + "]" : addr.to_string()) + ":" +
+         std::to_string(ep.port());
+}
+
+PeerIdentity peerIdentity(SSL* ssl, std::string address) {
+  PeerIdentity id;
+  id.address = std::move(address);
+  X509* cert = SSL_get0_peer_certificate(ssl);
+  if (cert == nullptr || SSL_get_verify_result(ssl) != X509_V_OK) return id;
+  BIO* bio = BIO_new(BIO_s_mem());
+  PEM_write_bio_X509(bio, cert);
+  char* data = nullptr;
+  const long n = BIO_get_mem_data(bio, &data);
+  const std::string pem(data, static_cast<size_t>(n));
+  BIO_free(bio);
+  auto info = crypto::inspectCert(pem);
+  if (!info.ok()) return id;
+  id.hasCert = true;
+  id.certHostId = info->commonName;
+  id.certPublicKey = info->publicKeyRaw;
+  return id;
+}
+
+// The TLS library's reason, without the numeric prefix ("tlsv13 alert certificate required").
+std::string handshakeReason(const beast::error_code& ec) {
+  if (ec == beast::error::timeout) return "the handshake timed out";
+  std::string why = ec.message();
+  if (ec.category() == asio::error::get_ssl_category()) {
+    const char* reason = ERR_reason_error_string(static_cast<unsigned long>(ec.value()));
+    if (reason != nullptr) why = reason;
+  }
+  return why;
+}
+
+}  // namespace
+
+class HttpsServer::Impl {
+ public:
+  Impl(const HttpsServerOptions& options, RequestHandler& handler)
+      : options_(options), handler_(handler) {}
+
+  Status setUp() {
+    SSL_CTX* native = ctx_.native_handle();
+    SSL_CTX_set_min_proto_version(
+        native, options_.tlsMinVersion == "1.2" ? TLS1_2_VERSION : TLS1_3_VERSION);
+    static constexpr unsigned char kSessionContext[] = "driftwatch-aggregator";
+    SSL_CTX_set_session_id_context(native, kSessionContext, sizeof kSessionContext - 1);
+    beast::error_code ec;
+    ctx_.use_certificate_chain(asio::buffer(options_.certChainPem), ec);
+    if (!ec) ctx_.use_private_key(asio::buffer(options_.keyPem), ssl::context::pem, ec);
+    if (!ec) ctx_.add_certificate_authority(asio::buffer(options_.clientCaPem), ec);
+    // Asked for, not required: enrollment comes before the agent has a certificate.
+    if (!ec) ctx_.set_verify_mode(ssl::verify_peer, ec);
+    if (ec) return makeError(ErrorCode::kInvalidInput, "bad TLS credentials: " + ec.message());
+
+    const auto address = asio::ip::make_address(options_.listen.address, ec);
+    if (ec)
+      return makeError(ErrorCode::kInvalidInput, "not an IP address", options_.listen.address);
+    const tcp::endpoint endpoint(address, options_.listen.port);
+    const std::string shown = options_.listen.address + ":" + std::to_string(options_.listen.port);
+    acceptor_.open(endpoint.protocol(), ec);
+    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(endpoint, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) return makeError(ErrorCode::kIo, "cannot listen: " + ec.message(), shown);
+    return {};
+  }
+
+  unsigned short port() const { return acceptor_.local_endpoint().port(); }
+
+  void run() {
+    asio::signal_set signals(ioc_, SIGINT, SIGTERM);
+    signals.async_wait([this](const beast::error_code& ec, int) {
+      if (!ec) stop();
+    });
+    asio::co_spawn(ioc_, acceptLoop(), asio::detached);
+    std::vector<std::thread> threads;
+    for (unsigned i = 1; i < options_.threads; ++i)
+      threads.emplace_back([this] { ioc_.run(); });
+    ioc_.run();
+    for (auto& t : threads)
+      t.join();
+    store_.join();
+  }
+
+  void stop() {
+    asio::post(ioc_, [this] {
+      beast::error_code ec;
+      acceptor_.close(ec);
+      ioc_.stop();
+    });
+  }
+
+ private:
+  struct Counted {
+    explicit Counted(std::atomic<unsigned>& n) : n_(n) { ++n_; }
+    ~Counted() { --n_; }
+    std::atomic<unsigned>& n_;
+  };
+
+  awaitable<void> acceptLoop() {
+    while (acceptor_.is_open()) {
+      beast::error_code ec;
+      tcp::socket socket = co_await acceptor_.async_accept(asio::make_strand(ioc_),
+                                                           asio::redirect_error(use_awaitable, ec));
+      if (ec) {
+        if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
+        // Out of descriptors, most likely: wait instead of spinning.
+        asio::steady_timer pause(ioc_, std::chrono::milliseconds(100));
+        co_await pause.async_wait(asio::redirect_error(use_awaitable, ec));
+        continue;
+      }
+      if (connections_.load() >= options_.maxConnections) {
+        socket.close(ec);
+        continue;
+      }
+      auto executor = socket.get_executor();
+      asio::co_spawn(executor, session(std::move(socket)), asio::detached);
+    }
+  }
+
+  // Runs `fn` on the store thread and resumes the awaiting coroutine on its own executor with
+  // the result. Not a coroutine itself, and callers pass named functions, not temporaries: g++ 12
+  // mishandles non-trivial temporaries inside co_await expressions.
+  template <typename Fn>
+  awaitable<std::invoke_result_t<Fn&>> onStore(Fn fn) {
+    using R = std::invoke_result_t<Fn&>;
+    return asio::async_initiate<decltype(use_awaitable), void(R)>(
+        [this](auto handler, Fn work) {
+          auto home = asio::get_associated_executor(handler);
+          asio::post(store_, [handler = std::move(handler), work = std::move(work),
+                              home]() mutable {
+            R result = work();
+            asio::post(home, [handler = std::move(handler), result = std::move(result)]() mutable {
+              std::move(handler)(std::move(result));
+            });
+          });
+        },
+        use_awaitable, std::move(fn));
+  }
+
+  awaitable<void> refuseConnection(const std::string& peer, const std::string& reason) {
+    auto record = [this, peer, reason] {
+      handler_.connectionRefused(peer, reason);
+      return 0;
+    };
+    co_await onStore(std::move(record));
+  }
+
+  awaitable<void> session(tcp::socket socket) {
+    Counted counted(connections_);
+    const std::string peer = endpointText(socket);
+    beast::tcp_stream stream(std::move(socket));
+    beast::flat_buffer buffer;
+    beast::error_code ec;
+    stream.expires_after(options_.requestTimeout);
+    const bool tls =
+        co_await beast::async_detect_ssl(stream, buffer, asio::redirect_error(use_awaitable, ec));
+    if (ec) co_return;  // closed or silent: nothing was said, nothing to refuse
+    if (!tls) {
+      const std::string reason = "plaintext connection: this port speaks HTTPS only";
+      co_await refuseConnection(peer, reason);
+      co_await asio::async_write(stream, asio::buffer(kPlaintextRefusal),
+                                 asio::redirect_error(use_awaitable, ec));
+      stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+      co_return;
+    }
+
+    beast::ssl_stream<beast::tcp_stream> tlsStream(std::move(stream), ctx_);
+    beast::get_lowest_layer(tlsStream).expires_after(options_.requestTimeout);
+    const size_t used = co_await tlsStream.async_handshake(ssl::stream_base::server, buffer.data(),
+                                                           asio::redirect_error(use_awaitable, ec));
+    if (ec) {
+      const std::string reason = "TLS handshake failed: " + handshakeReason(ec);
+      co_await refuseConnection(peer, reason);
+      co_return;
+    }
+    buffer.consume(used);
+    const PeerIdentity identity = peerIdentity(tlsStream.native_handle(), peer);
+
+    for (;;) {
+      http::request_parser<http::string_body> parser;
+      parser.header_limit(kHeaderLimit);
+      parser.body_limit(64 * 1024);
+      beast::get_lowest_layer(tlsStream).expires_after(options_.requestTimeout);
+      co_await http::async_read_header(tlsStream, buffer, parser,
+                                       asio::redirect_error(use_awaitable, ec));
+      if (ec) break;  // closed, timed out or not HTTP: the connection ends
+      const std::string target(parser.get().target());
+      parser.body_limit(handler_.bodyLimit(target, identity));
+      // A large report on a slow link needs longer than one request timeout.
+      beast::get_lowest_layer(tlsStream).expires_after(options_.requestTimeout * 4);
+      co_await http::async_read(tlsStream, buffer, parser, asio::redirect_error(use_awaitable, ec));
+      HttpResponse response;
+      bool keepAlive = false;
+      if (ec == http::error::body_limit) {
+        response = HttpResponse{413, "text/plain; charset=utf-8",
+                                "the request body is larger than this endpoint accepts\n"};
+      } else if (ec) {
+        break;
+      } else {
+        auto req = parser.release();
+        keepAlive = req.keep_alive();
+        HttpRequest request{std::string(req.method_string()), target,
+                            std::string(req[http::field::content_type]), std::move(req.body()),
+                            identity};
+        auto work = [this, request = std::move(request)]() -> HttpResponse {
+          try {
+            return handler_.handle(request);
+          } catch (const std::exception& e) {
+            return HttpResponse{500, "text/plain; charset=utf-8",
+                                std::string("internal error: ") + e.what() + "\n"};
+          }
+        };
+        response = co_await onStore(std::move(work));
+      }
+      http::response<http::string_body> res{static_cast<http::status>(response.status), 11};
+      res.set(http::field::server, "driftwatch-aggregator");
+      res.set(http::field::content_type, response.contentType);
+      res.keep_alive(keepAlive);
+      res.body() = std::move(response.body);
+      res.prepare_payload();
+      beast::get_lowest_layer(tlsStream).expires_after(options_.requestTimeout);
+      co_await http::async_write(tlsStream, res, asio::redirect_error(use_awaitable, ec));
+      if (ec || !keepAlive) break;
+    }
+    beast::get_lowest_layer(tlsStream).expires_after(std::chrono::seconds(5));
+    co_await tlsStream.async_shutdown(asio::redirect_error(use_awaitable, ec));
+  }
+
+  HttpsServerOptions options_;
+  RequestHandler& handler_;
+  asio::io_context ioc_;
+  ssl::context ctx_{ssl::context::tls_server};
+  tcp::acceptor acceptor_{ioc_};
+  asio::thread_pool store_{1};
+  std::atomic<unsigned> connections_{0};
+};
+
+HttpsServer::HttpsServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+HttpsServer::~HttpsServer() = default;
+
+Result<std::unique_ptr<HttpsServer>> HttpsServer::create(const HttpsServerOptions& options,
+                                                         RequestHandler& handler) {
+  auto impl = std::make_unique<Impl>(options, handler);
+  if (auto s = impl->setUp(); !s.ok()) return s.error();
+  return std::unique_ptr<HttpsServer>(new HttpsServer(std::move(impl)));
+}
+
+unsigned short HttpsServer::port() const {
+  return impl_->port();
+}
+
+void HttpsServer::run() {
+  impl_->run();
+}
+
+void HttpsServer::stop() {
+  impl_->stop();
+}
+
+}  // namespace driftwatch::aggregator

@@ -1,0 +1,62 @@
+#pragma once
+// The aggregator's HTTPS server (Boost.Beast; only this module's .cpp includes it). TLS 1.3 by
+// default (1.2 at the lowest); clients may present a certificate from the fleet CA, which the
+// handler sees as the peer's identity (mutual TLS). A connection that speaks plaintext HTTP
+// gets a one-line refusal; one whose TLS handshake fails is closed; both are reported to the
+// handler for the audit trail. Header and body sizes are limited before they are read, every
+// read and write has a timeout, and the number of connections is capped.
+//
+// Network I/O runs on `threads` threads; every handler call runs on one store thread, in order,
+// so handlers need no locking.
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "aggregator/config/aggregator_config.h"
+#include "aggregator/http/messages.h"
+#include "common/base/result.h"
+
+namespace driftwatch::aggregator {
+
+class RequestHandler {
+ public:
+  virtual ~RequestHandler() = default;
+  // The largest body accepted for `target`, decided from the headers before the body is read.
+  virtual size_t bodyLimit(std::string_view target, const PeerIdentity& peer) const = 0;
+  virtual HttpResponse handle(const HttpRequest& request) = 0;
+  // A connection refused before any request: plaintext, or a failed TLS handshake.
+  virtual void connectionRefused(const std::string& peer, const std::string& reason) = 0;
+};
+
+struct HttpsServerOptions {
+  ListenAddress listen;
+  std::string tlsMinVersion = "1.3";
+  std::string certChainPem;  // the server certificate, then the CA
+  std::string keyPem;
+  std::string clientCaPem;  // client certificates must chain to it
+  unsigned threads = 2;
+  unsigned maxConnections = 4096;
+  std::chrono::milliseconds requestTimeout{std::chrono::seconds(30)};
+};
+
+class HttpsServer {
+ public:
+  // Binds the listening socket (so a port in use is an error here, not later).
+  static Result<std::unique_ptr<HttpsServer>> create(const HttpsServerOptions& options,
+                                                     RequestHandler& handler);
+  ~HttpsServer();
+
+  unsigned short port() const;
+  // Serves until SIGTERM or SIGINT, or stop().
+  void run();
+  void stop();
+
+ private:
+  class Impl;
+  explicit HttpsServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace driftwatch::aggregator

@@ -1,0 +1,47 @@
+#include "aggregator/server/fleet_api.h"
+
+#include "common/wire/codec.h"
+
+namespace driftwatch::aggregator {
+namespace {
+
+HttpResponse text(int status, std::string body) {
+  return HttpResponse{status, "text/plain; charset=utf-8", std::move(body) + "\n"};
+}
+
+// The path without a query string.
+std::string_view pathOf(std::string_view target) {
+  return target.substr(0, target.find('?'));
+}
+
+}  // namespace
+
+size_t FleetApi::bodyLimit(std::string_view target, const PeerIdentity& peer) const {
+  // Only an authenticated agent may send a large body.
+  if (pathOf(target) == "/v1/report" && peer.hasCert) return wire::kMaxBodyBytes;
+  return wire::kMaxEnrollBytes;
+}
+
+HttpResponse FleetApi::handle(const HttpRequest& request) {
+  const std::string_view path = pathOf(request.target);
+  const auto only = [&](std::string_view method) { return request.method == method; };
+  if (path == "/v1/report") {
+    if (!only("POST")) return text(405, "use POST");
+    return reports_.handle(request);
+  }
+  if (path == "/v1/enroll") {
+    if (!only("POST")) return text(405, "use POST");
+    return enrollment_.handle(request);
+  }
+  if (path == "/healthz") {
+    if (!only("GET")) return text(405, "use GET");
+    return store_.ping().ok() ? text(200, "ok") : text(503, "the fleet store is unavailable");
+  }
+  return text(404, "no such endpoint");
+}
+
+void FleetApi::connectionRefused(const std::string& peer, const std::string& reason) {
+  audit_.recordUnauthenticated("connection_refused", peer, reason);
+}
+
+}  // namespace driftwatch::aggregator

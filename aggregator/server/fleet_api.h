@@ -1,0 +1,34 @@
+#pragma once
+// The aggregator's endpoints: routes requests from the HTTPS server to the enrollment service
+// and the report processor, sizes what each endpoint may receive, and audits refused
+// connections. Runs on the store thread.
+//
+//   POST /v1/enroll   server-authenticated TLS; an EnrollRequest of at most 64 KiB
+//   POST /v1/report   mutual TLS; a SignedBatch of at most 16 MiB
+//   GET  /healthz     "ok" while the fleet store answers
+
+#include "aggregator/audit/audit_log.h"
+#include "aggregator/enroll/enrollment.h"
+#include "aggregator/http/https_server.h"
+#include "aggregator/report/report_processor.h"
+
+namespace driftwatch::aggregator {
+
+class FleetApi : public RequestHandler {
+ public:
+  FleetApi(FleetStore& store, AuditLog& audit, EnrollmentService& enrollment,
+           ReportProcessor& reports)
+      : store_(store), audit_(audit), enrollment_(enrollment), reports_(reports) {}
+
+  size_t bodyLimit(std::string_view target, const PeerIdentity& peer) const override;
+  HttpResponse handle(const HttpRequest& request) override;
+  void connectionRefused(const std::string& peer, const std::string& reason) override;
+
+ private:
+  FleetStore& store_;
+  AuditLog& audit_;
+  EnrollmentService& enrollment_;
+  ReportProcessor& reports_;
+};
+
+}  // namespace driftwatch::aggregator

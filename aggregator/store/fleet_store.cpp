@@ -1,0 +1,499 @@
+#include "aggregator/store/fleet_store.h"
+
+#include <cerrno>
+
+#include <nlohmann/json.hpp>
+#include <sys/stat.h>
+
+namespace driftwatch::aggregator {
+namespace {
+
+// Each entry upgrades the schema by one version; never edit a released entry, add one.
+constexpr std::string_view kMigrations[] = {
+    R"sql(
+CREATE TABLE tokens (
+  hash TEXT PRIMARY KEY,
+  id TEXT NOT NULL,
+  labels TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  max_uses INTEGER NOT NULL,
+  uses INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE TABLE hosts (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  labels TEXT NOT NULL,
+  public_key BLOB NOT NULL UNIQUE,
+  cert_fingerprint TEXT NOT NULL,
+  enrolled_at INTEGER NOT NULL,
+  last_seen INTEGER NOT NULL DEFAULT 0,
+  agent_version TEXT NOT NULL DEFAULT '',
+  last_address TEXT NOT NULL DEFAULT '',
+  last_seq INTEGER NOT NULL DEFAULT 0,
+  last_digest BLOB NOT NULL DEFAULT x'',
+  state_digest BLOB NOT NULL DEFAULT x'',
+  snapshot_next INTEGER,
+  revoked_at INTEGER
+) WITHOUT ROWID;
+CREATE TABLE resources (
+  host TEXT NOT NULL,
+  resource TEXT NOT NULL,
+  state TEXT NOT NULL,
+  observed_at INTEGER NOT NULL,
+  seq INTEGER NOT NULL,
+  PRIMARY KEY (host, resource)
+) WITHOUT ROWID;
+CREATE TABLE history (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  host TEXT NOT NULL,
+  resource TEXT NOT NULL,
+  state TEXT NOT NULL,
+  observed_at INTEGER NOT NULL,
+  seq INTEGER NOT NULL,
+  recorded_at INTEGER NOT NULL
+);
+CREATE INDEX history_by_resource ON history (host, resource, id);
+CREATE TABLE staging (
+  host TEXT NOT NULL,
+  resource TEXT NOT NULL,
+  state TEXT NOT NULL,
+  observed_at INTEGER NOT NULL,
+  PRIMARY KEY (host, resource)
+) WITHOUT ROWID;
+CREATE TABLE batches (
+  host TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  digest BLOB NOT NULL,
+  batch BLOB NOT NULL,
+  signature BLOB NOT NULL,
+  received_at INTEGER NOT NULL,
+  deltas INTEGER NOT NULL,
+  PRIMARY KEY (host, seq)
+) WITHOUT ROWID;
+CREATE TABLE coverage (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  host TEXT NOT NULL,
+  gap TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  seq INTEGER NOT NULL
+);
+CREATE INDEX coverage_by_host ON coverage (host, gap);
+CREATE TABLE audit (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  at INTEGER NOT NULL,
+  event TEXT NOT NULL,
+  host TEXT NOT NULL,
+  peer TEXT NOT NULL,
+  detail TEXT NOT NULL
+);
+)sql",
+};
+
+constexpr std::string_view kHostColumns =
+    "h.id, h.name, h.labels, h.public_key, h.cert_fingerprint, h.enrolled_at, h.last_seen, "
+    "h.agent_version, h.last_address, h.last_seq, h.last_digest, h.state_digest, "
+    "h.snapshot_next, h.revoked_at, (SELECT count(*) FROM resources r WHERE r.host = h.id)";
+
+HostRecord readHost(const sqlite::Statement& s) {
+  HostRecord h;
+  h.id = s.columnText(0);
+  h.name = s.columnText(1);
+  h.labels = labelsFromJson(s.columnText(2));
+  h.publicKey = s.columnText(3);
+  h.certFingerprint = s.columnText(4);
+  h.enrolledAt = s.columnInt(5);
+  h.lastSeen = s.columnInt(6);
+  h.agentVersion = s.columnText(7);
+  h.lastAddress = s.columnText(8);
+  h.lastSeq = static_cast<uint64_t>(s.columnInt(9));
+  h.lastDigest = s.columnText(10);
+  h.stateDigest = s.columnText(11);
+  if (!s.isNull(12)) h.snapshotNext = s.columnInt(12);
+  if (!s.isNull(13)) h.revokedAt = s.columnInt(13);
+  h.resourceCount = s.columnInt(14);
+  return h;
+}
+
+TokenRecord readToken(const sqlite::Statement& s) {
+  return TokenRecord{s.columnText(0), labelsFromJson(s.columnText(1)),
+                     s.columnInt(2),  s.columnInt(3),
+                     s.columnInt(4),  s.columnInt(5)};
+}
+
+Status finish(sqlite::Statement& stmt) {
+  Status s = stmt.status();
+  stmt.reset();
+  return s;
+}
+
+}  // namespace
+
+std::string labelsToJson(const Labels& labels) {
+  return nlohmann::json(labels).dump();
+}
+
+Labels labelsFromJson(std::string_view text) {
+  Labels out;
+  const auto j = nlohmann::json::parse(text, nullptr, false);
+  if (!j.is_object()) return out;
+  for (const auto& [k, v] : j.items()) {
+    if (v.is_string()) out[k] = v.get<std::string>();
+  }
+  return out;
+}
+
+Result<FleetStore> FleetStore::open(const std::string& dataDir) {
+  if (::mkdir(dataDir.c_str(), 0700) != 0 && errno != EEXIST)
+    return osError(errno, "cannot create the data directory", dataDir);
+  struct stat st {};
+  if (::stat(dataDir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    return makeError(ErrorCode::kInvalidInput, "the data directory is not a directory", dataDir);
+  sqlite::OpenOptions options;
+  options.cacheKiB = 16 * 1024;
+  auto db = sqlite::Database::open(dataDir + "/" + std::string(kFileName), options);
+  if (!db.ok()) return db.error();
+  if (auto s = db->migrate(kMigrations); !s.ok()) return s.error();
+  return FleetStore(std::move(db).value());
+}
+
+Result<sqlite::Statement*> FleetStore::cached(std::string_view sql) const {
+  for (auto& [text, stmt] : statements_) {
+    if (text == sql) {
+      stmt->reset();
+      return stmt.get();
+    }
+  }
+  auto prepared = db_.prepare(sql);
+  if (!prepared.ok()) return prepared.error();
+  statements_.emplace_back(std::string(sql),
+                           std::make_unique<sqlite::Statement>(std::move(prepared).value()));
+  return statements_.back().second.get();
+}
+
+Result<sqlite::Transaction> FleetStore::begin() const {
+  return sqlite::Transaction::begin(db_);
+}
+
+Status FleetStore::ping() const {
+  return db_.exec("SELECT 1");
+}
+
+// ---- tokens ------------------------------------------------------------------------------
+
+Status FleetStore::addToken(std::string_view hash, const TokenRecord& t) const {
+  auto stmt = cached(
+      "INSERT INTO tokens (hash, id, labels, created_at, expires_at, max_uses) VALUES (?, ?, ?, "
+      "?, ?, ?)");
+  if (!stmt.ok()) return stmt.error();
+  return (*stmt)
+      ->bind(1, hash)
+      .bind(2, t.id)
+      .bind(3, labelsToJson(t.labels))
+      .bind(4, t.createdAt)
+      .bind(5, t.expiresAt)
+      .bind(6, t.maxUses)
+      .run();
+}
+
+Result<std::optional<TokenRecord>> FleetStore::token(std::string_view hash) const {
+  auto stmt = cached(
+      "SELECT id, labels, created_at, expires_at, max_uses, uses FROM tokens WHERE hash = ?");
+  if (!stmt.ok()) return stmt.error();
+  (*stmt)->bind(1, hash);
+  std::optional<TokenRecord> out;
+  if ((*stmt)->step()) out = readToken(**stmt);
+  if (auto s = finish(**stmt); !s.ok()) return s.error();
+  return out;
+}
+
+Result<std::vector<TokenRecord>> FleetStore::tokens() const {
+  auto stmt = db_.prepare(
+      "SELECT id, labels, created_at, expires_at, max_uses, uses FROM tokens ORDER BY created_at, "
+      "id");
+  if (!stmt.ok()) return stmt.error();
+  std::vector<TokenRecord> out;
+  while (stmt->step())
+    out.push_back(readToken(*stmt));
+  if (!stmt->status().ok()) return stmt->status().error();
+  return out;
+}
+
+Status FleetStore::countTokenUse(std::string_view hash) const {
+  auto stmt = cached("UPDATE tokens SET uses = uses + 1 WHERE hash = ?");
+  if (!stmt.ok()) return stmt.error();
+  return (*stmt)->bind(1, hash).run();
+}
+
+// ---- hosts -------------------------------------------------------------------------------
+
+Status FleetStore::addHost(const HostRecord& h) const {
+  auto stmt = cached(
+      "INSERT INTO hosts (id, name, labels, public_key, cert_fingerprint, enrolled_at) VALUES (?, "
+      "?, ?, ?, ?, ?)");
+  if (!stmt.ok()) return stmt.error();
+  return (*stmt)
+      ->bind(1, h.id)
+      .bind(2, h.name)
+      .bind(3, labelsToJson(h.labels))
+      .bindBlob(4, h.publicKey)
+      .bind(5, h.certFingerprint)
+      .bind(6, h.enrolledAt)
+      .run();
+}
+
+Result<std::optional<HostRecord>> FleetStore::host(std::string_view id) const {
+  auto stmt = cached("SELECT " + std::string(kHostColumns) + " FROM hosts h WHERE h.id = ?");
+  if (!stmt.ok()) return stmt.error();
+  (*stmt)->bind(1, id);
+  std::optional<HostRecord> out;
+  if ((*stmt)->step()) out = readHost(**stmt);
+  if (auto s = finish(**stmt); !s.ok()) return s.error();
+  return out;
+}
+
+Result<std::vector<HostRecord>> FleetStore::hosts() const {
+  auto stmt = db_.prepare("SELECT " + std::string(kHostColumns) + " FROM hosts h ORDER BY h.id");
+  if (!stmt.ok()) return stmt.error();
+  std::vector<HostRecord> out;
+  while (stmt->step())
+    out.push_back(readHost(*stmt));
+  if (!stmt->status().ok()) return stmt->status().error();
+  return out;
+}
+
+Result<bool> FleetStore::hostWithKeyExists(std::string_view publicKey) const {
+  auto stmt = cached("SELECT 1 FROM hosts WHERE public_key = ?");
+  if (!stmt.ok()) return stmt.error();
+  (*stmt)->bindBlob(1, publicKey);
+  const bool found = (*stmt)->step();
+  if (auto s = finish(**stmt); !s.ok()) return s.error();
+  return found;
+}
+
+Result<bool> FleetStore::revokeHost(std::string_view id, int64_t at) const {
+  auto stmt = cached("UPDATE hosts SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL");
+  if (!stmt.ok()) return stmt.error();
+  if (auto s = (*stmt)->bind(1, at).bind(2, id).run(); !s.ok()) return s.error();
+  return db_.changes() > 0;
+}
+
+Status FleetStore::touchHost(std::string_view id, int64_t lastSeen,
+                             std::string_view address) const {
+  auto stmt = cached("UPDATE hosts SET last_seen = ?, last_address = ? WHERE id = ?");
+  if (!stmt.ok()) return stmt.error();
+  return (*stmt)->bind(1, lastSeen).bind(2, address).bind(3, id).run();
+}
+
+Status FleetStore::advanceChain(const HostRecord& h) const {
+  auto stmt = cached(
+      "UPDATE hosts SET last_seq = ?, last_digest = ?, state_digest = ?, snapshot_next = ?, "
+      "agent_version = ?, last_seen = ?, last_address = ? WHERE id = ?");
+  if (!stmt.ok()) return stmt.error();
+  auto& s = **stmt;
+  s.bind(1, static_cast<int64_t>(h.lastSeq)).bindBlob(2, h.lastDigest).bindBlob(3, h.stateDigest);
+  if (h.snapshotNext) {
+    s.bind(4, *h.snapshotNext);
+  } else {
+    s.bindNull(4);
+  }
+  return s.bind(5, h.agentVersion).bind(6, h.lastSeen).bind(7, h.lastAddress).bind(8, h.id).run();
+}
+
+// ---- actual state ------------------------------------------------------------------------
+
+Result<std::optional<StoredState>> FleetStore::resource(std::string_view host,
+                                                        std::string_view resource) const {
+  auto stmt = cached("SELECT state, observed_at FROM resources WHERE host = ? AND resource = ?");
+  if (!stmt.ok()) return stmt.error();
+  (*stmt)->bind(1, host).bind(2, resource);
+  std::optional<StoredState> out;
+  if ((*stmt)->step()) out = StoredState{(*stmt)->columnText(0), (*stmt)->columnInt(1)};
+  if (auto s = finish(**stmt); !s.ok()) return s.error();
+  return out;
+}
+
+Status FleetStore::putResource(std::string_view host, std::string_view resource,
+                               std::string_view state, int64_t observedAt, uint64_t seq) const {
+  auto stmt = cached(
+      "INSERT INTO resources (host, resource, state, observed_at, seq) VALUES (?, ?, ?, ?, ?) ON "
+      "CONFLICT (host, resource) DO UPDATE SET state = excluded.state, observed_at = "
+      "excluded.observed_at, seq = excluded.seq");
+  if (!stmt.ok()) return stmt.error();
+  return (*stmt)
+      ->bind(1, host)
+      .bind(2, resource)
+      .bind(3, state)
+      .bind(4, observedAt)
+      .bind(5, static_cast<int64_t>(seq))
+      .run();
+}
+
+Status FleetStore::removeResource(std::string_view host, std::string_view resource) const {
+  auto stmt = cached("DELETE FROM resources WHERE host = ? AND resource = ?");
+  if (!stmt.ok()) return stmt.error();
+  return (*stmt)->bind(1, host).bind(2, resource).run();
+}
+
+Status FleetStore::forEachResource(
+    std::string_view host,
+    const std::function<void(const std::string&, const StoredState&)>& fn) const {
+  auto stmt = db_.prepare(
+      "SELECT resource, state, observed_at FROM resources WHERE host = ? ORDER BY resource");
+  if (!stmt.ok()) return stmt.error();
+  stmt->bind(1, host);
+  while (stmt->step())
+    fn(stmt->columnText(0), StoredState{stmt->columnText(1), stmt->columnInt(2)});
+  return stmt->status();
+}
+
+Status FleetStore::appendHistory(std::string_view host, std::string_view resource,
+                                 std::string_view state, int64_t observedAt, uint64_t seq,
+                                 int64_t recordedAt) const {
+  auto stmt = cached(
+      "INSERT INTO history (host, resource, state, observed_at, seq, recorded_at) VALUES (?, ?, "
+      "?, ?, ?, ?)");
+  if (!stmt.ok()) return stmt.error();
+  return (*stmt)
+      ->bind(1, host)
+      .bind(2, resource)
+      .bind(3, state)
+      .bind(4, observedAt)
+      .bind(5, static_cast<int64_t>(seq))
+      .bind(6, recordedAt)
+      .run();
+}
+
+Result<std::vector<HistoryRow>> FleetStore::history(std::string_view host,
+                                                    std::string_view resource, size_t limit) const {
+  // The newest `limit` rows, returned oldest first.
+  auto stmt = db_.prepare(
+      "SELECT id, resource, state, observed_at, seq, recorded_at FROM (SELECT * FROM history "
+      "WHERE host = ?1 AND (?2 = '' OR resource = ?2) ORDER BY id DESC LIMIT ?3) ORDER BY id");
+  if (!stmt.ok()) return stmt.error();
+  stmt->bind(1, host).bind(2, resource).bind(3, static_cast<int64_t>(limit));
+  std::vector<HistoryRow> out;
+  while (stmt->step()) {
+    out.push_back({stmt->columnInt(0), stmt->columnText(1), stmt->columnText(2), stmt->columnInt(3),
+                   static_cast<uint64_t>(stmt->columnInt(4)), stmt->columnInt(5)});
+  }
+  if (!stmt->status().ok()) return stmt->status().error();
+  return out;
+}
+
+// ---- snapshots being staged --------------------------------------------------------------
+
+Status FleetStore::clearStaging(std::string_view host) const {
+  auto stmt = cached("DELETE FROM staging WHERE host = ?");
+  if (!stmt.ok()) return stmt.error();
+  return (*stmt)->bind(1, host).run();
+}
+
+Status FleetStore::stage(std::string_view host, std::string_view resource, std::string_view state,
+                         int64_t observedAt) const {
+  auto stmt = cached(
+      "INSERT INTO staging (host, resource, state, observed_at) VALUES (?, ?, ?, ?) ON CONFLICT "
+      "(host, resource) DO UPDATE SET state = excluded.state, observed_at = excluded.observed_at");
+  if (!stmt.ok()) return stmt.error();
+  return (*stmt)->bind(1, host).bind(2, resource).bind(3, state).bind(4, observedAt).run();
+}
+
+Status FleetStore::forEachStaged(
+    std::string_view host,
+    const std::function<void(const std::string&, const StoredState&)>& fn) const {
+  auto stmt = db_.prepare(
+      "SELECT resource, state, observed_at FROM staging WHERE host = ? ORDER BY resource");
+  if (!stmt.ok()) return stmt.error();
+  stmt->bind(1, host);
+  while (stmt->step())
+    fn(stmt->columnText(0), StoredState{stmt->columnText(1), stmt->columnInt(2)});
+  return stmt->status();
+}
+
+// ---- batches and coverage ----------------------------------------------------------------
+
+Result<std::optional<std::string>> FleetStore::batchDigest(std::string_view host,
+                                                           uint64_t seq) const {
+  auto stmt = cached("SELECT digest FROM batches WHERE host = ? AND seq = ?");
+  if (!stmt.ok()) return stmt.error();
+  (*stmt)->bind(1, host).bind(2, static_cast<int64_t>(seq));
+  std::optional<std::string> out;
+  if ((*stmt)->step()) out = (*stmt)->columnText(0);
+  if (auto s = finish(**stmt); !s.ok()) return s.error();
+  return out;
+}
+
+Status FleetStore::addBatch(std::string_view host, uint64_t seq, std::string_view digest,
+                            std::string_view batch, std::string_view signature, int64_t receivedAt,
+                            int64_t deltas) const {
+  auto stmt = cached(
+      "INSERT INTO batches (host, seq, digest, batch, signature, received_at, deltas) VALUES (?, "
+      "?, ?, ?, ?, ?, ?) ON CONFLICT (host, seq) DO UPDATE SET digest = excluded.digest, batch = "
+      "excluded.batch, signature = excluded.signature, received_at = excluded.received_at, "
+      "deltas = excluded.deltas");
+  if (!stmt.ok()) return stmt.error();
+  return (*stmt)
+      ->bind(1, host)
+      .bind(2, static_cast<int64_t>(seq))
+      .bindBlob(3, digest)
+      .bindBlob(4, batch)
+      .bindBlob(5, signature)
+      .bind(6, receivedAt)
+      .bind(7, deltas)
+      .run();
+}
+
+Result<int64_t> FleetStore::batchCount(std::string_view host) const {
+  auto stmt = cached("SELECT count(*) FROM batches WHERE host = ?");
+  if (!stmt.ok()) return stmt.error();
+  (*stmt)->bind(1, host);
+  int64_t n = 0;
+  if ((*stmt)->step()) n = (*stmt)->columnInt(0);
+  if (auto s = finish(**stmt); !s.ok()) return s.error();
+  return n;
+}
+
+Status FleetStore::addCoverage(std::string_view host, std::string_view gap,
+                               std::string_view payload, int64_t at, uint64_t seq) const {
+  auto stmt = cached("INSERT INTO coverage (host, gap, payload, at, seq) VALUES (?, ?, ?, ?, ?)");
+  if (!stmt.ok()) return stmt.error();
+  return (*stmt)
+      ->bind(1, host)
+      .bind(2, gap)
+      .bind(3, payload)
+      .bind(4, at)
+      .bind(5, static_cast<int64_t>(seq))
+      .run();
+}
+
+// ---- audit -------------------------------------------------------------------------------
+
+Status FleetStore::addAudit(const AuditRecord& r) const {
+  auto stmt = cached("INSERT INTO audit (at, event, host, peer, detail) VALUES (?, ?, ?, ?, ?)");
+  if (!stmt.ok()) return stmt.error();
+  return (*stmt)
+      ->bind(1, r.at)
+      .bind(2, r.event)
+      .bind(3, r.host)
+      .bind(4, r.peer)
+      .bind(5, r.detail)
+      .run();
+}
+
+Result<std::vector<AuditRecord>> FleetStore::audit(size_t limit) const {
+  auto stmt = db_.prepare(
+      "SELECT at, event, host, peer, detail FROM (SELECT * FROM audit ORDER BY id DESC LIMIT ?) "
+      "ORDER BY id");
+  if (!stmt.ok()) return stmt.error();
+  stmt->bind(1, static_cast<int64_t>(limit));
+  std::vector<AuditRecord> out;
+  while (stmt->step()) {
+    out.push_back({stmt->columnInt(0), stmt->columnText(1), stmt->columnText(2),
+                   stmt->columnText(3), stmt->columnText(4)});
+  }
+  if (!stmt->status().ok()) return stmt->status().error();
+  return out;
+}
+
+}  // namespace driftwatch::aggregator

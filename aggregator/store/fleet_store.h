@@ -1,0 +1,148 @@
+#pragma once
+// The aggregator's fleet store, in SQLite (WAL) in its data directory (fleet.db): enrolled
+// hosts, enrollment tokens (hashed), each host's actual state resource by resource with its
+// history, the batches as they were signed, coverage gaps, and the audit trail. Data access
+// only: the rules (what a token allows, how a report is checked) live with their handlers.
+//
+// One FleetStore per thread: the server's store thread holds one, the admin commands open
+// their own (WAL lets them run beside a serving aggregator).
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/base/result.h"
+#include "common/sqlite/database.h"
+
+namespace driftwatch::aggregator {
+
+using Labels = std::map<std::string, std::string>;
+
+struct TokenRecord {
+  std::string id;  // a short public handle (never the token itself)
+  Labels labels;
+  int64_t createdAt = 0;
+  int64_t expiresAt = 0;  // unix seconds
+  int64_t maxUses = 0;
+  int64_t uses = 0;
+};
+
+struct HostRecord {
+  std::string id;
+  std::string name;  // the hostname the agent reported
+  Labels labels;
+  std::string publicKey;  // Ed25519, 32 bytes
+  std::string certFingerprint;
+  int64_t enrolledAt = 0;
+  int64_t lastSeen = 0;  // 0: never reported
+  std::string agentVersion;
+  std::string lastAddress;
+  uint64_t lastSeq = 0;
+  std::string lastDigest;               // SHA-256 of the batch at lastSeq; empty before the first
+  std::string stateDigest;              // of the stored resources, 32 bytes
+  std::optional<int64_t> snapshotNext;  // next part of a snapshot being staged
+  std::optional<int64_t> revokedAt;
+  int64_t resourceCount = 0;
+};
+
+struct StoredState {
+  std::string state;
+  int64_t observedAt = 0;
+};
+
+struct HistoryRow {
+  int64_t id = 0;
+  std::string resource;
+  std::string state;
+  int64_t observedAt = 0;  // agent clock, ms
+  uint64_t seq = 0;
+  int64_t recordedAt = 0;  // aggregator clock, ms
+};
+
+struct AuditRecord {
+  int64_t at = 0;  // ms
+  std::string event;
+  std::string host;
+  std::string peer;
+  std::string detail;
+};
+
+class FleetStore {
+ public:
+  static constexpr std::string_view kFileName = "fleet.db";
+
+  static Result<FleetStore> open(const std::string& dataDir);
+
+  Result<sqlite::Transaction> begin() const;
+  // Whether the database answers (for health checks).
+  Status ping() const;
+
+  // ---- tokens ----
+  Status addToken(std::string_view hash, const TokenRecord& token) const;
+  Result<std::optional<TokenRecord>> token(std::string_view hash) const;
+  Result<std::vector<TokenRecord>> tokens() const;
+  Status countTokenUse(std::string_view hash) const;
+
+  // ---- hosts ----
+  Status addHost(const HostRecord& host) const;
+  Result<std::optional<HostRecord>> host(std::string_view id) const;
+  Result<std::vector<HostRecord>> hosts() const;
+  Result<bool> hostWithKeyExists(std::string_view publicKey) const;
+  // Returns false when there is no such host or it was revoked already.
+  Result<bool> revokeHost(std::string_view id, int64_t at) const;
+  Status touchHost(std::string_view id, int64_t lastSeen, std::string_view address) const;
+  Status advanceChain(const HostRecord& host) const;  // lastSeq, lastDigest, stateDigest, ...
+
+  // ---- actual state ----
+  Result<std::optional<StoredState>> resource(std::string_view host,
+                                              std::string_view resource) const;
+  Status putResource(std::string_view host, std::string_view resource, std::string_view state,
+                     int64_t observedAt, uint64_t seq) const;
+  Status removeResource(std::string_view host, std::string_view resource) const;
+  Status forEachResource(
+      std::string_view host,
+      const std::function<void(const std::string&, const StoredState&)>& fn) const;
+  Status appendHistory(std::string_view host, std::string_view resource, std::string_view state,
+                       int64_t observedAt, uint64_t seq, int64_t recordedAt) const;
+  Result<std::vector<HistoryRow>> history(std::string_view host, std::string_view resource,
+                                          size_t limit) const;
+
+  // ---- snapshots being staged ----
+  Status clearStaging(std::string_view host) const;
+  Status stage(std::string_view host, std::string_view resource, std::string_view state,
+               int64_t observedAt) const;
+  Status forEachStaged(std::string_view host,
+                       const std::function<void(const std::string&, const StoredState&)>& fn) const;
+
+  // ---- batches and coverage ----
+  Result<std::optional<std::string>> batchDigest(std::string_view host, uint64_t seq) const;
+  Status addBatch(std::string_view host, uint64_t seq, std::string_view digest,
+                  std::string_view batch, std::string_view signature, int64_t receivedAt,
+                  int64_t deltas) const;
+  Result<int64_t> batchCount(std::string_view host) const;
+  Status addCoverage(std::string_view host, std::string_view gap, std::string_view payload,
+                     int64_t at, uint64_t seq) const;
+
+  // ---- audit ----
+  Status addAudit(const AuditRecord& record) const;
+  Result<std::vector<AuditRecord>> audit(size_t limit) const;
+
+  const std::string& path() const { return db_.path(); }
+
+ private:
+  explicit FleetStore(sqlite::Database db) : db_(std::move(db)) {}
+  Result<sqlite::Statement*> cached(std::string_view sql) const;
+
+  sqlite::Database db_;
+  mutable std::vector<std::pair<std::string, std::unique_ptr<sqlite::Statement>>> statements_;
+};
+
+std::string labelsToJson(const Labels& labels);
+Labels labelsFromJson(std::string_view json);
+
+}  // namespace driftwatch::aggregator
