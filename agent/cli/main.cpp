@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 
 #include "agent/cli/commands.h"
+#include "common/wire/codec.h"
 
 namespace {
 
@@ -40,6 +41,7 @@ void addScanOptions(CLI::App& cmd, driftwatch::agent::ScanArgs& scan) {
 int main(int argc, char** argv) {
   using namespace driftwatch::agent;
   raiseFileLimit();
+  driftwatch::wire::silenceParserLogs();
 
   CLI::App app{"driftwatch-agent: find configuration drift on this host"};
   // Options after the subcommand belong to it; CLI11 would otherwise accept them anywhere.

@@ -140,17 +140,7 @@ Result<StateDb> StateDb::openForReading(const std::string& stateDir) {
 }
 
 Result<sqlite::Statement*> StateDb::cached(std::string_view sql) const {
-  for (auto& [text, stmt] : statements_) {
-    if (text == sql) {
-      stmt->reset();
-      return stmt.get();
-    }
-  }
-  auto prepared = db_.prepare(sql);
-  if (!prepared.ok()) return prepared.error();
-  statements_.emplace_back(std::string(sql),
-                           std::make_unique<sqlite::Statement>(std::move(prepared).value()));
-  return statements_.back().second.get();
+  return statements_.get(db_, sql);
 }
 
 Result<std::optional<StoredResource>> StateDb::resource(std::string_view id) const {

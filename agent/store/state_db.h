@@ -118,7 +118,7 @@ class StateDb {
   Result<sqlite::Statement*> cached(std::string_view sql) const;
 
   sqlite::Database db_;
-  mutable std::vector<std::pair<std::string, std::unique_ptr<sqlite::Statement>>> statements_;
+  mutable sqlite::StatementCache statements_;
 };
 
 // Wall-clock seconds since the epoch: what the state records as times (observations: ms).

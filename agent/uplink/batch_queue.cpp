@@ -349,12 +349,13 @@ Result<int64_t> BatchQueue::highestQueuedOutboxSeq() const {
   return upto;
 }
 
-Status BatchQueue::dropBacklog() {
+Status BatchQueue::dropBacklog(bool keepCoverage) {
   auto tx = sqlite::Transaction::begin(writer_);
   if (!tx.ok()) return tx.error();
   auto upto = highestQueuedOutboxSeq();
   if (!upto.ok()) return upto.error();
-  auto del = writer_.prepare("DELETE FROM outbox WHERE seq > ?");
+  auto del = writer_.prepare(keepCoverage ? "DELETE FROM outbox WHERE seq > ? AND kind = 'state'"
+                                          : "DELETE FROM outbox WHERE seq > ?");
   if (!del.ok()) return del.error();
   if (auto s = del->bind(1, *upto).run(); !s.ok()) return s;
   if (auto s = setMeta(kSnapshotDue, "1"); !s.ok()) return s;
@@ -419,7 +420,9 @@ DELETE FROM outbox WHERE kind = 'state' AND seq > ?1 AND seq NOT IN (
   if (*after > quotaBytes) {
     // One latest state per resource is still too much: a full snapshot carries the same states
     // from the resources table without keeping them twice.
-    if (auto s = dropBacklog(); !s.ok()) return s.error();
+    // The snapshot replaces the state changes; the coverage gaps of the outage are kept,
+    // since they say when this host could not be watched.
+    if (auto s = dropBacklog(true); !s.ok()) return s.error();
     result.dropped = true;
     auto dropped = outboxBytes();
     if (!dropped.ok()) return dropped.error();

@@ -81,11 +81,12 @@ class BatchQueue {
   // A new enrollment: a new chain, starting with a full snapshot.
   Status restartChain();
   // Not enrolled: nothing in the outbox will be sent one by one (the first report is a full
-  // snapshot), so the backlog is dropped.
-  Status dropBacklog();
+  // snapshot), so the backlog is dropped; `keepCoverage` keeps its coverage gaps, which the
+  // snapshot carries.
+  Status dropBacklog(bool keepCoverage = false);
   // Keeps the outbox within `quotaBytes`: merges each resource's changes into its latest, and
-  // if that is not enough, drops the backlog for a full snapshot. Entries in unanswered batches
-  // are left alone.
+  // if that is not enough, drops the backlog (but its coverage gaps) for a full snapshot.
+  // Entries in unanswered batches are left alone.
   Result<CompactionResult> enforceQuota(uint64_t quotaBytes);
 
   Result<UplinkProgress> progress() const;

@@ -32,6 +32,7 @@ std::string fileStamp(const std::string& path) {
 }
 
 std::string secondsText(milliseconds d) {
+  if (d.count() < 1000) return std::to_string(d.count()) + "ms";
   return std::to_string((d.count() + 500) / 1000) + "s";
 }
 

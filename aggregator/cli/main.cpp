@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 
 #include "aggregator/cli/commands.h"
+#include "common/wire/codec.h"
 
 namespace {
 
@@ -29,6 +30,7 @@ int main(int argc, char** argv) {
   using namespace driftwatch::aggregator;
   // A client that goes away mid-reply must not kill the server.
   std::signal(SIGPIPE, SIG_IGN);
+  driftwatch::wire::silenceParserLogs();
 
   CLI::App app{"driftwatch-aggregator: the fleet's desired and actual state, in one place"};
   app.fallthrough(false);

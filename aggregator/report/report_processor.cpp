@@ -59,9 +59,9 @@ Status applyDelta(const FleetStore& store, const std::string& host, const wire::
   if (!old.ok()) return old.error();
   if (*old) digest.remove(d.resource, (*old)->state);
   if (isGone(d.state)) {
-    if (*old) {
-      if (auto s = store.removeResource(host, d.resource); !s.ok()) return s;
-    }
+    // Gone and never here (the agent compacted a short-lived file): nothing changed.
+    if (!*old) return {};
+    if (auto s = store.removeResource(host, d.resource); !s.ok()) return s;
   } else {
     digest.add(d.resource, d.state);
     if (auto s = store.putResource(host, d.resource, d.state, d.observedAt, seq); !s.ok()) return s;

@@ -159,17 +159,7 @@ Result<FleetStore> FleetStore::open(const std::string& dataDir) {
 }
 
 Result<sqlite::Statement*> FleetStore::cached(std::string_view sql) const {
-  for (auto& [text, stmt] : statements_) {
-    if (text == sql) {
-      stmt->reset();
-      return stmt.get();
-    }
-  }
-  auto prepared = db_.prepare(sql);
-  if (!prepared.ok()) return prepared.error();
-  statements_.emplace_back(std::string(sql),
-                           std::make_unique<sqlite::Statement>(std::move(prepared).value()));
-  return statements_.back().second.get();
+  return statements_.get(db_, sql);
 }
 
 Result<sqlite::Transaction> FleetStore::begin() const {
@@ -230,8 +220,8 @@ Status FleetStore::countTokenUse(std::string_view hash) const {
 
 Status FleetStore::addHost(const HostRecord& h) const {
   auto stmt = cached(
-      "INSERT INTO hosts (id, name, labels, public_key, cert_fingerprint, enrolled_at) VALUES (?, "
-      "?, ?, ?, ?, ?)");
+      "INSERT INTO hosts (id, name, labels, public_key, cert_fingerprint, enrolled_at, "
+      "agent_version) VALUES (?, ?, ?, ?, ?, ?, ?)");
   if (!stmt.ok()) return stmt.error();
   return (*stmt)
       ->bind(1, h.id)
@@ -240,6 +230,7 @@ Status FleetStore::addHost(const HostRecord& h) const {
       .bindBlob(4, h.publicKey)
       .bind(5, h.certFingerprint)
       .bind(6, h.enrolledAt)
+      .bind(7, h.agentVersion)
       .run();
 }
 

@@ -139,7 +139,7 @@ class FleetStore {
   Result<sqlite::Statement*> cached(std::string_view sql) const;
 
   sqlite::Database db_;
-  mutable std::vector<std::pair<std::string, std::unique_ptr<sqlite::Statement>>> statements_;
+  mutable sqlite::StatementCache statements_;
 };
 
 std::string labelsToJson(const Labels& labels);

@@ -14,7 +14,10 @@ bool splitNumber(std::string_view text, double& number, std::string_view& unit) 
     ++i;
   if (i == 0) return false;
   try {
-    number = std::stod(std::string(text.substr(0, i)));
+    // The whole run of digits and dots must be the number: stod would read "1.2.3" as 1.2.
+    size_t used = 0;
+    number = std::stod(std::string(text.substr(0, i)), &used);
+    if (used != i) return false;
   } catch (...) {
     return false;
   }

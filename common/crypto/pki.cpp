@@ -234,8 +234,15 @@ Status verifyServerCert(std::string_view leafPem, std::string_view caPem, std::s
   unsigned char addr[16];
   const bool isIp = ::inet_pton(AF_INET, name.c_str(), addr) == 1 ||
                     ::inet_pton(AF_INET6, name.c_str(), addr) == 1;
+  // A server certificate proper: a host's client certificate (signed by the same CA, its host
+  // id as CN) must not pass for the aggregator, so no fallback to the subject CN.
+  if (X509_check_purpose(leaf.get(), X509_PURPOSE_SSL_SERVER, 0) != 1) {
+    return makeError(ErrorCode::kInvalidInput,
+                     "the server's certificate is not a TLS server certificate");
+  }
   const int match = isIp ? X509_check_ip_asc(leaf.get(), name.c_str(), 0)
-                         : X509_check_host(leaf.get(), name.data(), name.size(), 0, nullptr);
+                         : X509_check_host(leaf.get(), name.data(), name.size(),
+                                           X509_CHECK_FLAG_NEVER_CHECK_SUBJECT, nullptr);
   if (match != 1) {
     return makeError(ErrorCode::kInvalidInput,
                      "the server's certificate is not issued for " + name +

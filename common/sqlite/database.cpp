@@ -235,4 +235,18 @@ Status Transaction::commit() {
   return s;
 }
 
+Result<Statement*> StatementCache::get(const Database& db, std::string_view sql) {
+  for (auto& [text, stmt] : statements_) {
+    if (text == sql) {
+      stmt->reset();
+      return stmt.get();
+    }
+  }
+  auto prepared = db.prepare(sql);
+  if (!prepared.ok()) return prepared.error();
+  statements_.emplace_back(std::string(sql),
+                           std::make_unique<Statement>(std::move(prepared).value()));
+  return statements_.back().second.get();
+}
+
 }  // namespace driftwatch::sqlite

@@ -98,6 +98,17 @@ class Database {
   std::unique_ptr<Connection> conn_;
 };
 
+// Prepared statements kept for reuse by their SQL text, so each is compiled once per
+// connection. Belongs with one connection and is used like it: from one thread at a time.
+class StatementCache {
+ public:
+  // The statement for `sql` on `db`, reset and ready for new bindings.
+  Result<Statement*> get(const Database& db, std::string_view sql);
+
+ private:
+  std::vector<std::pair<std::string, std::unique_ptr<Statement>>> statements_;
+};
+
 // BEGIN IMMEDIATE ... COMMIT, rolled back unless commit() succeeded.
 class Transaction {
  public:

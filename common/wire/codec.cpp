@@ -50,6 +50,10 @@ bool isStateText(std::string_view state) {
 
 }  // namespace
 
+void silenceParserLogs() {
+  google::protobuf::SetLogHandler(nullptr);
+}
+
 std::string encode(const EnrollStatement& m) {
   v1::EnrollStatement p;
   p.set_token(m.token);

@@ -86,6 +86,11 @@ struct ReportResponse {
   int64_t serverTime = 0;
 };
 
+// Protobuf logs a line on stderr for some malformed input (invalid UTF-8 in a string field):
+// a peer could fill the log at will. Decoding errors are reported as values instead; call once
+// at start in a process that decodes network input.
+void silenceParserLogs();
+
 std::string encode(const EnrollStatement& m);
 std::string encode(const EnrollRequest& m);
 std::string encode(const EnrollResponse& m);
