@@ -17,6 +17,20 @@
 #include "common/policy/glob.h"
 #include "common/policy/policy.h"
 
+#if DRIFTWATCH_FUZZ_TARGET == 7
+#include <filesystem>
+#include <memory>
+#include <optional>
+
+#include <stdlib.h>
+
+#include "aggregator/audit/audit_log.h"
+#include "aggregator/report/report_processor.h"
+#include "aggregator/store/fleet_store.h"
+#include "common/crypto/signing.h"
+#include "common/wire/codec.h"
+#endif
+
 namespace {
 
 std::string_view view(const uint8_t* data, size_t size) {
@@ -28,6 +42,45 @@ std::string_view view(const uint8_t* data, size_t size) {
   std::fprintf(stderr, "fuzz invariant broken: %s\n", what);
   std::abort();
 }
+
+#if DRIFTWATCH_FUZZ_TARGET == 7
+// A real fleet store (SQLite in a temporary directory) with one enrolled host whose key the
+// fuzzer can sign with, and the report processor over it.
+struct ReportFixture {
+  static constexpr const char* kHost = "fuzz-host-000001";
+  std::string dir;
+  std::optional<driftwatch::aggregator::FleetStore> store;
+  std::optional<driftwatch::aggregator::AuditLog> audit;
+  std::optional<driftwatch::crypto::Ed25519Key> key;
+  std::optional<driftwatch::aggregator::ReportProcessor> processor;
+
+  ReportFixture() {
+    using namespace driftwatch;
+    char tmpl[] = "/tmp/driftwatch-fuzz-XXXXXX";
+    if (::mkdtemp(tmpl) == nullptr) broken("mkdtemp");
+    dir = tmpl;
+    auto s = aggregator::FleetStore::open(dir);
+    auto k = crypto::Ed25519Key::generate();
+    if (!s.ok() || !k.ok()) broken("fixture");
+    store.emplace(std::move(*s));
+    key.emplace(std::move(*k));
+    aggregator::HostRecord host;
+    host.id = kHost;
+    host.name = "fuzz";
+    host.publicKey = key->publicKey();
+    host.enrolledAt = 1;
+    if (!store->addHost(host).ok()) broken("add host");
+    auto a = aggregator::AuditLog::open(*store, "");
+    if (!a.ok()) broken("audit");
+    audit.emplace(std::move(*a));
+    processor.emplace(*store, *audit);
+  }
+  ~ReportFixture() {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+};
+#endif
 
 }  // namespace
 
@@ -71,6 +124,35 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (nl == std::string_view::npos) return 0;
   auto g = policy::Glob::compile(input.substr(0, nl));
   if (g.ok()) (void)g->matches(input.substr(nl + 1), size % 2 == 0);
+#elif DRIFTWATCH_FUZZ_TARGET == 7
+  // Reports as the aggregator receives them from an enrolled host's TLS connection. The first
+  // byte picks how far in the input gets: 0, the request body as is (envelope, signature);
+  // 1, batch bytes signed with the host's key (decoding, chain, snapshot staging, the store).
+  // Every answer must be a well-formed ReportResponse with a matching HTTP status.
+  static ReportFixture fixture;
+  if (input.empty()) return 0;
+  aggregator::HttpRequest request;
+  request.method = "POST";
+  request.target = "/v1/report";
+  request.peer = {"127.0.0.1:1", true, ReportFixture::kHost, fixture.key->publicKey()};
+  const std::string_view rest = input.substr(1);
+  if (input[0] % 2 == 0) {
+    request.body = std::string(rest);
+  } else {
+    request.body = wire::encode(wire::SignedBatch{std::string(rest), fixture.key->sign(rest)});
+  }
+  const aggregator::HttpResponse response = fixture.processor->handle(request);
+  auto decoded = wire::decodeReportResponse(response.body);
+  if (!decoded.ok()) broken("the answer is not a ReportResponse");
+  const bool refused = decoded->status == wire::ReportStatus::kRefused;
+  if (refused == (response.status == 200)) broken("HTTP status and report status disagree");
+  // A batch that decodes survives a round trip through the codec unchanged.
+  auto batch = wire::decodeBatch(rest);
+  if (batch.ok()) {
+    auto again = wire::decodeBatch(wire::encode(*batch));
+    if (!again.ok() || again->seq != batch->seq || again->deltas.size() != batch->deltas.size())
+      broken("batch round trip");
+  }
 #else
 #error "DRIFTWATCH_FUZZ_TARGET must name a target"
 #endif

@@ -22,8 +22,16 @@ namespace driftwatch::testing {
 #define DRIFTWATCH_AGENT_BIN "driftwatch-agent"
 #endif
 
+#ifndef DRIFTWATCH_AGGREGATOR_BIN
+#define DRIFTWATCH_AGGREGATOR_BIN "driftwatch-aggregator"
+#endif
+
 std::string agentBinary() {
   return DRIFTWATCH_AGENT_BIN;
+}
+
+std::string aggregatorBinary() {
+  return DRIFTWATCH_AGGREGATOR_BIN;
 }
 
 namespace {

@@ -69,5 +69,7 @@ bool waitFor(Condition condition, std::chrono::milliseconds timeout = std::chron
 
 // The driftwatch-agent binary under test (set by the build).
 std::string agentBinary();
+// The driftwatch-aggregator binary under test.
+std::string aggregatorBinary();
 
 }  // namespace driftwatch::testing

@@ -3,11 +3,28 @@
 #include <doctest/doctest.h>
 
 #include "common/base/units.h"
+#include "tests/support/config_example.h"
 #include "tests/support/temp_dir.h"
 
 using namespace driftwatch;
 using namespace driftwatch::agent;
 using namespace std::chrono_literals;
+
+TEST_CASE("the shipped agent.yaml parses with every setting switched on, as the defaults") {
+  const std::string text = testing::uncommentedExample("agent.yaml");
+  CHECK(text.find("\nretry_max: 5m") != std::string::npos);
+  auto c = parseAgentConfig(text, "agent.yaml");
+  INFO(text);
+  REQUIRE(c.ok());
+  const AgentConfig defaults;
+  CHECK(c->settle == defaults.settle);
+  CHECK(c->pollInterval == defaults.pollInterval);
+  CHECK(c->ioBudgetBytesPerSecond == defaults.ioBudgetBytesPerSecond);
+  CHECK(c->outboxQuotaBytes == defaults.outboxQuotaBytes);
+  CHECK(c->batchDelay == defaults.batchDelay);
+  CHECK(c->heartbeatInterval == defaults.heartbeatInterval);
+  CHECK(c->retryMax == defaults.retryMax);
+}
 
 TEST_CASE("durations and sizes read like people write them") {
   CHECK(parseDuration("200ms") == 200ms);
