@@ -251,8 +251,8 @@ int runEnrollCommand(const EnrollArgs& args) {
     labels += (labels.empty() ? "" : ",") + k + "=" + v;
   std::cout << "enrolled as " << identity->hostId << " with " << identity->server.str()
             << (labels.empty() ? "" : " (labels " + labels + ")") << "\n"
-            << "`driftwatch-agent run` reports there now (a running agent picks this up within "
-               "seconds); `driftwatch-agent status` shows the last acknowledged report\n";
+            << "`driftwatch-agent run` reports there now (a running agent switches before its "
+               "next report); `driftwatch-agent status` shows the last acknowledged report\n";
   return kExitOk;
 }
 

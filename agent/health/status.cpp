@@ -220,7 +220,8 @@ Result<StatusReport> readStatus(const std::string& stateDir, bool color) {
     text += "last " + s.kind + " scan: " + timeText(s.finishedAt) + ", " +
             std::to_string(s.entries) + " entries, " + std::to_string(s.changes) + " changes\n";
   }
-  text += "outbox: " + std::to_string(*outbox) + " changes waiting to be sent\n";
+  text += "outbox: " + std::to_string(*outbox) + (*outbox == 1 ? " change" : " changes") +
+          " waiting to be sent\n";
   if (uplink["enrolled"].get<bool>()) {
     text += "reporting: to " + uplink["server"].get<std::string>() + " as " +
             uplink["host_id"].get<std::string>() + ", acknowledged up to #" +

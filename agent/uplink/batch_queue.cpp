@@ -331,7 +331,10 @@ Status BatchQueue::restartChain() {
   auto tx = sqlite::Transaction::begin(writer_);
   if (!tx.ok()) return tx.error();
   if (auto s = writer_.exec("DELETE FROM uplink_batches"); !s.ok()) return s;
-  for (auto key : {kAckedSeq, kAckedDigest, kAckedState}) {
+  // A new identity starts with no history with the aggregator, errors included.
+  for (std::string_view key :
+       {kAckedSeq, kAckedDigest, kAckedState, std::string_view("uplink.last_error"),
+        std::string_view("uplink.last_error_at")}) {
     auto del = writer_.prepare("DELETE FROM meta WHERE key = ?");
     if (!del.ok()) return del.error();
     if (auto s = del->bind(1, key).run(); !s.ok()) return s;

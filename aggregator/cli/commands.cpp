@@ -182,7 +182,7 @@ int runTokenCreate(const TokenCreateArgs& args) {
   if (args.uses < 1) return fail("--uses must be at least 1");
   auto config = loadConfig(args.common);
   if (!config.ok()) return fail(config.error());
-  auto store = FleetStore::open(config->dataDir);
+  auto store = openExisting(*config);
   if (!store.ok()) return fail(store.error());
   auto token = createToken(*store, *labels, std::chrono::duration_cast<std::chrono::seconds>(*ttl),
                            args.uses, nowSeconds());

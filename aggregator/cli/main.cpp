@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include <CLI/CLI.hpp>
+#include <sys/stat.h>
 
 #include "aggregator/cli/commands.h"
 #include "common/wire/codec.h"
@@ -31,6 +32,9 @@ int main(int argc, char** argv) {
   // A client that goes away mid-reply must not kill the server.
   std::signal(SIGPIPE, SIG_IGN);
   driftwatch::wire::silenceParserLogs();
+  // Everything the aggregator writes (fleet store, keys, audit log) is for its owner only,
+  // whatever the umask of the shell an admin command runs from.
+  ::umask(077);
 
   CLI::App app{"driftwatch-aggregator: the fleet's desired and actual state, in one place"};
   app.fallthrough(false);

@@ -40,13 +40,13 @@ using asio::use_awaitable;
 namespace {
 
 constexpr size_t kHeaderLimit = 16 * 1024;
-constexpr std::string_view kPlaintextRefusal =
-    "HTTP/1.1 400 Bad Request\r\n"
-    "Content-Type: text/plain; charset=utf-8\r\n"
-    "Connection: close\r\n"
-    "Content-Length: 66\r\n"
-    "\r\n"
-    "This port speaks HTTPS only: use https:// (TLS 1.3 by default).\r\n\r\n";
+// The answer to a plaintext HTTP request, so that a misconfigured client says why it failed.
+std::string plaintextRefusal() {
+  constexpr std::string_view body = "This port speaks HTTPS only: use https:// to reach it.\n";
+  return "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n"
+         "Connection: close\r\nContent-Length: " +
+         std::to_string(body.size()) + "\r\n\r\n" + std::string(body);
+}
 
 std::string endpointText(const tcp::socket& socket) {
   beast::error_code ec;
@@ -215,7 +215,8 @@ class HttpsServer::Impl {
     if (!tls) {
       const std::string reason = "plaintext connection: this port speaks HTTPS only";
       co_await refuseConnection(peer, reason);
-      co_await asio::async_write(stream, asio::buffer(kPlaintextRefusal),
+      const std::string refusal = plaintextRefusal();
+      co_await asio::async_write(stream, asio::buffer(refusal),
                                  asio::redirect_error(use_awaitable, ec));
       stream.socket().shutdown(tcp::socket::shutdown_both, ec);
       co_return;
