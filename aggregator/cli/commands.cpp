@@ -59,13 +59,6 @@ std::string hexOf(std::string_view bytes) {
   return toHex(d);
 }
 
-std::string labelsText(const Labels& labels) {
-  std::string out;
-  for (const auto& [k, v] : labels)
-    out += (out.empty() ? "" : ",") + k + "=" + v;
-  return out.empty() ? "-" : out;
-}
-
 Result<AggregatorConfig> loadConfig(const CommonArgs& args) {
   const bool named = !args.config.empty();
   auto config = loadAggregatorConfig(named ? args.config : std::string(kDefaultConfigPath), named);
@@ -235,7 +228,7 @@ int runTokenList(const CommonArgs& args) {
   }
   std::vector<std::vector<std::string>> rows = {{"ID", "LABELS", "EXPIRES", "USES", "STATE"}};
   for (const auto& t : *tokens) {
-    rows.push_back({t.id, labelsText(t.labels), utc(t.expiresAt),
+    rows.push_back({t.id, model::labelsText(t.labels), utc(t.expiresAt),
                     std::to_string(t.uses) + "/" + std::to_string(t.maxUses), stateOf(t)});
   }
   printTable(rows);
@@ -266,7 +259,7 @@ int runHostsList(const CommonArgs& args) {
       {"HOST", "NAME", "LABELS", "LAST REPORT", "SEQ", "RESOURCES", "STATE DIGEST"}};
   for (const auto& h : *hosts) {
     const std::string digest = hexOf(h.stateDigest);
-    rows.push_back({h.id, h.name, labelsText(h.labels),
+    rows.push_back({h.id, h.name, model::labelsText(h.labels),
                     h.revokedAt ? "revoked " + utc(*h.revokedAt) : utcMs(h.lastSeen),
                     std::to_string(h.lastSeq), std::to_string(h.resourceCount),
                     digest.empty() ? "-" : digest.substr(0, 16)});

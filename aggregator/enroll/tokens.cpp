@@ -5,6 +5,7 @@
 #include "common/base/escape.h"
 #include "common/base/strings.h"
 #include "common/crypto/sha256.h"
+#include "common/model/labels.h"
 
 namespace driftwatch::aggregator {
 namespace {
@@ -25,16 +26,6 @@ std::string base64Url(const unsigned char* data, size_t n) {
   }
   if (bits > 0) out += kAlphabet[(buffer << (6 - bits)) & 0x3f];
   return out;
-}
-
-bool validKey(std::string_view k) {
-  if (k.empty() || k.size() > 63) return false;
-  for (const char c : k) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '.' || c == '_' || c == '-' || c == '/';
-    if (!ok) return false;
-  }
-  return true;
 }
 
 }  // namespace
@@ -71,11 +62,11 @@ Result<Labels> parseLabels(std::string_view text) {
       return makeError(ErrorCode::kInvalidInput, "a label is KEY=VALUE", "--labels " + shown);
     const std::string_view key = trim(item.substr(0, eq));
     const std::string_view value = trim(item.substr(eq + 1));
-    if (!validKey(key)) {
+    if (!model::isLabelKey(key)) {
       return makeError(ErrorCode::kInvalidInput,
                        "a label key is 1 to 63 letters, digits or . _ - /", "--labels " + shown);
     }
-    if (value.size() > 253 || !isDisplaySafe(value) || value.find('\\') != std::string_view::npos)
+    if (!model::isLabelValue(value))
       return makeError(ErrorCode::kInvalidInput, "a label value is up to 253 printable characters",
                        "--labels " + shown);
     if (!out.emplace(std::string(key), std::string(value)).second)

@@ -17,11 +17,12 @@
 #include <vector>
 
 #include "common/base/result.h"
+#include "common/model/labels.h"
 #include "common/sqlite/database.h"
 
 namespace driftwatch::aggregator {
 
-using Labels = std::map<std::string, std::string>;
+using Labels = model::Labels;
 
 struct TokenRecord {
   std::string id;  // a short public handle (never the token itself)

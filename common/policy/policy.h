@@ -14,6 +14,7 @@
 #include "common/crypto/sha256.h"
 #include "common/model/dpkg_version.h"
 #include "common/model/drift.h"
+#include "common/model/labels.h"
 #include "common/model/resource.h"
 #include "common/policy/glob.h"
 
@@ -102,6 +103,9 @@ struct Policy {
   std::string file;  // where it was loaded from, as given
   std::string description;
   model::Severity severity = model::Severity::kMedium;
+  // The hosts a fleet policy applies to, by label; empty: every host. The offline check and
+  // the daemon apply the policy they are given whatever its selector.
+  model::Labels selector;
   std::vector<FileRule> files;
   std::vector<SysctlRule> sysctl;
   std::vector<PackageRule> packages;

@@ -65,9 +65,9 @@ class PolicyParser {
     if (!root.IsMap()) fail(root, "", "the policy must be a mapping of keys (name, files, ...)");
     policy_.file = file_;
 
-    static const std::vector<std::string_view> kTopKeys = {"name",     "description", "severity",
-                                                           "files",    "sysctl",      "packages",
-                                                           "services", "users",       "groups"};
+    static const std::vector<std::string_view> kTopKeys = {
+        "name",   "description", "severity", "selector", "files",
+        "sysctl", "packages",    "services", "users",    "groups"};
     const auto keys = checkKeys(root, "", kTopKeys);
 
     if (!keys.contains("name")) fail(root, "name", "missing: every policy needs a `name`");
@@ -84,6 +84,7 @@ class PolicyParser {
     if (keys.contains("description"))
       policy_.description = scalar(root["description"], "description");
     if (keys.contains("severity")) policy_.severity = severity(root["severity"], "severity");
+    if (keys.contains("selector")) parseSelector(root["selector"]);
 
     if (keys.contains("files")) parseFiles(root["files"]);
     if (keys.contains("sysctl")) parseSysctl(root["sysctl"]);
@@ -407,6 +408,23 @@ class PolicyParser {
   }
 
   // ---- sysctl ------------------------------------------------------------------------------
+
+  // selector: {role: web, dc: fra}: the host labels a fleet policy applies to.
+  void parseSelector(const YAML::Node& node) {
+    if (node.IsNull()) return;
+    requireMap(node, "selector", "{role: web}");
+    checkKeys(node, "selector", {});
+    for (auto it = node.begin(); it != node.end(); ++it) {
+      const std::string key = it->first.Scalar();
+      const std::string field = "selector." + key;
+      if (!model::isLabelKey(key))
+        fail(it->first, field, "a label key is 1 to 63 letters, digits or . _ - /");
+      const std::string value = scalar(it->second, field);
+      if (!model::isLabelValue(value))
+        fail(it->second, field, "a label value is up to 253 printable characters, without commas");
+      policy_.selector.emplace(key, value);
+    }
+  }
 
   void parseSysctl(const YAML::Node& node) {
     if (node.IsNull()) return;

@@ -223,3 +223,16 @@ TEST_CASE("paths are normalised") {
   CHECK_FALSE(normalizeAbsolutePath("relative").ok());
   CHECK_FALSE(normalizeAbsolutePath("/a/./b").ok());
 }
+
+TEST_CASE("a selector names the host labels a fleet policy applies to") {
+  const Policy p = parseOk("name: web\nselector: {role: web, dc: fra}\n");
+  CHECK(p.selector == model::Labels{{"dc", "fra"}, {"role", "web"}});
+  CHECK(parseOk("name: all\n").selector.empty());
+  CHECK(parseError("name: x\nselector: [role]\n").find("p.yaml:2:11: selector") !=
+        std::string::npos);
+  CHECK(parseError("name: x\nselector: {\"ro le\": web}\n").find("selector.ro le: a label key") !=
+        std::string::npos);
+  CHECK(parseError("name: x\nselector: {role: \"a,b\"}\n").find("without commas") !=
+        std::string::npos);
+  CHECK(parseError("name: x\nselector: {role: [a]}\n").find("selector.role") != std::string::npos);
+}
