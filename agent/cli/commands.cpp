@@ -15,6 +15,7 @@
 #include "agent/report/report_format.h"
 #include "agent/uplink/enroller.h"
 #include "common/base/escape.h"
+#include "common/base/file_io.h"
 #include "common/base/strings.h"
 #include "common/base/time.h"
 #include "common/baseline/baseline.h"
@@ -235,9 +236,28 @@ int runEnrollCommand(const EnrollArgs& args) {
     if (!config.ok()) return fail(config.error());
     stateDir = config->stateDir;
   }
+  std::string token = args.token;
+  if (!args.tokenFile.empty()) {
+    if (!token.empty()) {
+      return fail(makeError(ErrorCode::kInvalidInput,
+                            "give the token once: --token or --token-file", "--token-file"));
+    }
+    Result<std::string> text = args.tokenFile == "-"
+                                   ? readToEnd(STDIN_FILENO, 0, 4096, "standard input")
+                                   : readRegularFile(args.tokenFile, 4096, "token file");
+    if (!text.ok()) return fail(text.error());
+    token = std::string(trim(*text));
+  }
+  if (token.empty()) {
+    return fail(makeError(ErrorCode::kInvalidInput,
+                          "no enrollment token: pass --token-file FILE, set "
+                          "DRIFTWATCH_ENROLL_TOKEN, or --token (create one with "
+                          "`driftwatch-aggregator token create`)",
+                          "enroll"));
+  }
   EnrollOptions options;
   options.server = args.server;
-  options.token = args.token;
+  options.token = token;
   options.caFingerprint = args.caFingerprint;
   options.stateDir = stateDir;
   options.force = args.force;

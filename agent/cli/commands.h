@@ -55,6 +55,7 @@ struct StatusArgs {
 struct EnrollArgs {
   std::string server;
   std::string token;
+  std::string tokenFile;
   std::string caFingerprint;
   std::string config;
   std::string stateDir;

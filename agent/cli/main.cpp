@@ -109,8 +109,14 @@ int main(int argc, char** argv) {
       "Enroll with an aggregator: pin its CA, create this agent's key, get a certificate");
   enrollCmd->add_option("--server", enrollArgs.server, "The aggregator: https://HOST[:PORT]")
       ->required();
-  enrollCmd->add_option("--token", enrollArgs.token, "Enrollment token from the aggregator's admin")
-      ->required();
+  // On the command line a token is visible to every local user (ps) while enroll runs: the
+  // environment or a file keep it private.
+  enrollCmd
+      ->add_option("--token", enrollArgs.token,
+                   "Enrollment token from the aggregator's admin (or set DRIFTWATCH_ENROLL_TOKEN)")
+      ->envname("DRIFTWATCH_ENROLL_TOKEN");
+  enrollCmd->add_option("--token-file", enrollArgs.tokenFile,
+                        "Read the enrollment token from this file ('-': standard input)");
   enrollCmd
       ->add_option("--ca-fingerprint", enrollArgs.caFingerprint,
                    "The aggregator's CA fingerprint (sha256:HEX), as it printed at start")

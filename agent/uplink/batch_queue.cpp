@@ -132,6 +132,13 @@ Status BatchQueue::noteContact(bool ok, std::string_view error) {
   return setMeta("uplink.last_error_at", now);
 }
 
+std::string BatchQueue::signedFor(const QueuedBatch& batch) {
+  auto envelope = wire::decodeSignedBatch(batch.signedBytes);
+  if (!envelope.ok()) return {};
+  auto decoded = wire::decodeBatch(envelope->batch);
+  return decoded.ok() ? decoded->hostId : std::string();
+}
+
 Result<std::optional<QueuedBatch>> BatchQueue::oldestQueued() const {
   auto stmt = writer_.prepare(
       "SELECT seq, signed, digest, state_digest, outbox_upto FROM uplink_batches WHERE ready = 1 "
@@ -162,7 +169,14 @@ Status BatchQueue::store(const QueuedBatch& b, bool ready) const {
 
 Result<std::optional<QueuedBatch>> BatchQueue::next(const BatchSigner& signer, bool heartbeat) {
   auto queued = oldestQueued();
-  if (!queued.ok() || *queued) return queued;
+  if (!queued.ok()) return queued;
+  if (*queued) {
+    if (signedFor(**queued) == signer.hostId) return queued;
+    // Built for an identity this agent no longer has (it enrolled again while the batch was
+    // being built or waited): the aggregator would refuse it forever. The new identity starts
+    // its own chain.
+    if (auto s = restartChain(); !s.ok()) return s.error();
+  }
   auto at = progress();
   if (!at.ok()) return at.error();
   if (at->snapshotDue) return buildSnapshot(signer, *at);
@@ -171,6 +185,9 @@ Result<std::optional<QueuedBatch>> BatchQueue::next(const BatchSigner& signer, b
 
 Result<std::optional<QueuedBatch>> BatchQueue::buildSnapshot(const BatchSigner& signer,
                                                              const UplinkProgress& at) {
+  // Parts of a snapshot whose build failed half way are never sent: start clean.
+  if (auto s = writer_.exec("DELETE FROM uplink_batches WHERE ready = 0"); !s.ok())
+    return s.error();
   // One read transaction sees the resources and the outbox as of one moment: entries up to
   // `upto` are what the snapshot carries; later entries continue from it.
   auto readTx = sqlite::Transaction::beginRead(reader_);
@@ -366,8 +383,6 @@ Status BatchQueue::dropBacklog(bool keepCoverage) {
 }
 
 Result<uint64_t> BatchQueue::outboxBytes() const {
-  // The span of sequence numbers bounds the entry count at no cost; the exact sum (a scan) is
-  // only needed when that bound comes near the quota.
   auto stmt = writer_.prepare(
       "SELECT coalesce(sum(length(resource) + length(payload) + length(prev_term) + 32), 0) FROM "
       "outbox");
@@ -380,15 +395,8 @@ Result<uint64_t> BatchQueue::outboxBytes() const {
 
 Result<CompactionResult> BatchQueue::enforceQuota(uint64_t quotaBytes) {
   CompactionResult result;
-  {
-    auto span = writer_.prepare("SELECT coalesce(max(seq) - min(seq) + 1, 0) FROM outbox");
-    if (!span.ok()) return span.error();
-    int64_t entries = 0;
-    if (span->step()) entries = span->columnInt(0);
-    if (!span->status().ok()) return span->status().error();
-    // No entry takes less than 64 bytes: far below the quota there is nothing to measure.
-    if (static_cast<uint64_t>(entries) * 64 < quotaBytes / 2) return result;
-  }
+  // The exact size (one scan of the outbox, every 30 s): no cheap bound on an entry's size is
+  // tight enough to skip it safely, and the quota must hold.
   auto before = outboxBytes();
   if (!before.ok()) return before.error();
   result.bytesBefore = result.bytesAfter = *before;

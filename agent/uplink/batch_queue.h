@@ -97,6 +97,8 @@ class BatchQueue {
   BatchQueue(sqlite::Database writer, sqlite::Database reader, BatchLimits limits)
       : writer_(std::move(writer)), reader_(std::move(reader)), limits_(limits) {}
   Result<std::optional<QueuedBatch>> oldestQueued() const;
+  // The host id a stored batch was built for; "" when it does not decode.
+  static std::string signedFor(const QueuedBatch& batch);
   Result<std::optional<QueuedBatch>> buildSnapshot(const BatchSigner& signer,
                                                    const UplinkProgress& at);
   Result<std::optional<QueuedBatch>> buildDeltas(const BatchSigner& signer,

@@ -40,8 +40,8 @@ void AuditLog::record(std::string_view event, std::string_view host, std::string
   const int64_t at = nowMs();
   std::string fullDetail = displaySafe(detail);
   if (suppressed_ > 0) {
-    fullDetail += " (" + std::to_string(suppressed_) +
-                  " earlier unauthenticated events were not recorded: rate limit)";
+    fullDetail +=
+        " (" + std::to_string(suppressed_) + " earlier refusals were not recorded: rate limit)";
     suppressed_ = 0;
   }
   if (auto s = store_->addAudit(
@@ -68,6 +68,11 @@ void AuditLog::record(std::string_view event, std::string_view host, std::string
 
 void AuditLog::recordUnauthenticated(std::string_view event, std::string_view peer,
                                      std::string_view detail) {
+  recordLimited(event, "", peer, detail);
+}
+
+void AuditLog::recordLimited(std::string_view event, std::string_view host, std::string_view peer,
+                             std::string_view detail) {
   const auto now = std::chrono::steady_clock::now();
   tokens_ = std::min(kBurst,
                      tokens_ + kPerSecond * std::chrono::duration<double>(now - refilled_).count());
@@ -77,7 +82,7 @@ void AuditLog::recordUnauthenticated(std::string_view event, std::string_view pe
     return;
   }
   tokens_ -= 1;
-  record(event, "", peer, detail);
+  record(event, host, peer, detail);
 }
 
 }  // namespace driftwatch::aggregator

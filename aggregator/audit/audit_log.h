@@ -29,6 +29,10 @@ class AuditLog {
   // An event anyone can cause: written within the rate limit.
   void recordUnauthenticated(std::string_view event, std::string_view peer,
                              std::string_view detail);
+  // A refusal a client can repeat at will (a revoked host, a bad signature): written within
+  // the same rate limit, with the host it claimed to be.
+  void recordLimited(std::string_view event, std::string_view host, std::string_view peer,
+                     std::string_view detail);
 
  private:
   AuditLog(FleetStore& store, UniqueFd file) : store_(&store), file_(std::move(file)) {}

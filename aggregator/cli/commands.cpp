@@ -148,6 +148,7 @@ int runServe(const ServeArgs& args) {
   options.clientCaPem = identity->ca.certPem;
   options.threads = config->threads;
   options.maxConnections = config->maxConnections;
+  options.maxConnectionsPerAddress = config->maxConnectionsPerAddress;
   options.requestTimeout = config->requestTimeout;
   auto server = HttpsServer::create(options, api);
   if (!server.ok()) return fail(server.error());

@@ -11,10 +11,13 @@ namespace driftwatch::aggregator {
 
 Result<AggregatorConfig> parseAggregatorConfig(std::string_view text, std::string_view fileName) {
   AggregatorConfig config;
-  static constexpr std::string_view kKeys[] = {
-      "data_dir", "listen",          "server_names",   "tls_min_version",  "ca_cert",
-      "ca_key",   "server_cert",     "server_key",     "client_cert_days", "audit_log",
-      "threads",  "max_connections", "request_timeout"};
+  static constexpr std::string_view kKeys[] = {"data_dir",         "listen",
+                                               "server_names",     "tls_min_version",
+                                               "ca_cert",          "ca_key",
+                                               "server_cert",      "server_key",
+                                               "client_cert_days", "audit_log",
+                                               "threads",          "max_connections",
+                                               "request_timeout",  "max_connections_per_address"};
   auto s =
       config::forEachSetting(text, fileName, kKeys, [&](const config::Setting& setting) -> Status {
         const std::string& key = setting.key;
@@ -63,6 +66,11 @@ Result<AggregatorConfig> parseAggregatorConfig(std::string_view text, std::strin
           if (!parseUnsigned(v, n) || n < 1 || n > 1'000'000)
             return setting.bad("a number of connections");
           config.maxConnections = static_cast<unsigned>(n);
+        } else if (key == "max_connections_per_address") {
+          unsigned long long n = 0;
+          if (!parseUnsigned(v, n) || n < 1 || n > 1'000'000)
+            return setting.bad("a number of connections");
+          config.maxConnectionsPerAddress = static_cast<unsigned>(n);
         } else if (key == "request_timeout") {
           const auto d = parseDuration(v);
           if (!d || d->count() < 1000) return setting.bad("a duration of at least 1s (like 30s)");

@@ -31,6 +31,9 @@ struct AggregatorConfig {
   std::string auditLog;  // empty: DATA_DIR/audit.log
   unsigned threads = 2;  // network threads; the fleet store has one more
   unsigned maxConnections = 4096;
+  // From one address: one host cannot take every connection (agents behind one NAT address
+  // share it, so it is generous).
+  unsigned maxConnectionsPerAddress = 512;
   std::chrono::milliseconds requestTimeout{std::chrono::seconds(30)};
 };
 

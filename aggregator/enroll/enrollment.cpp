@@ -103,11 +103,13 @@ HttpResponse EnrollmentService::handle(const HttpRequest& request) {
 
   HostRecord host;
   host.id = makeHostId(statement->hostname);
-  host.name = displaySafe(statement->hostname).substr(0, 253);
+  // Cut the raw bytes, then escape: a cut through a multi-byte character becomes an escape,
+  // never invalid UTF-8 in the store.
+  host.name = displaySafe(std::string_view(statement->hostname).substr(0, 253));
   host.labels = t.labels;
   host.publicKey = statement->publicKey;
   host.enrolledAt = now;
-  host.agentVersion = displaySafe(statement->agentVersion);
+  host.agentVersion = displaySafe(std::string_view(statement->agentVersion).substr(0, 64));
   auto cert = crypto::issueClientCert(ca_, host.publicKey, host.id, certDays_);
   if (!cert.ok()) return refuse(500, "cannot issue a certificate: " + cert.error().describe());
   auto fingerprint = crypto::certFingerprint(*cert);

@@ -4,7 +4,11 @@
 #include <csignal>
 #include <cstdint>
 #include <limits>
+#include <mutex>
+#include <optional>
+#include <string>
 #include <thread>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -147,11 +151,43 @@ class HttpsServer::Impl {
   }
 
  private:
-  struct Counted {
-    explicit Counted(std::atomic<unsigned>& n) : n_(n) { ++n_; }
-    ~Counted() { --n_; }
-    std::atomic<unsigned>& n_;
+  // A connection's place in the limits, taken when it is accepted (so a burst of accepts cannot
+  // overshoot) and given back when its session ends.
+  class Slot {
+   public:
+    Slot(Impl& server, std::string address) : server_(&server), address_(std::move(address)) {}
+    Slot(Slot&& other) noexcept
+        : server_(std::exchange(other.server_, nullptr)), address_(std::move(other.address_)) {}
+    Slot& operator=(Slot&&) = delete;
+    ~Slot() {
+      if (server_ != nullptr) server_->release(address_);
+    }
+
+   private:
+    Impl* server_;
+    std::string address_;
   };
+
+  // Takes a slot for a connection from `address`, or nullopt past a limit.
+  std::optional<Slot> admit(const std::string& address) {
+    std::lock_guard lock(limitsMutex_);
+    if (connections_ >= options_.maxConnections) return std::nullopt;
+    unsigned& fromThere = perAddress_[address];
+    if (fromThere >= options_.maxConnectionsPerAddress) {
+      if (fromThere == 0) perAddress_.erase(address);
+      return std::nullopt;
+    }
+    ++fromThere;
+    ++connections_;
+    return Slot(*this, address);
+  }
+
+  void release(const std::string& address) {
+    std::lock_guard lock(limitsMutex_);
+    --connections_;
+    const auto it = perAddress_.find(address);
+    if (it != perAddress_.end() && --it->second == 0) perAddress_.erase(it);
+  }
 
   awaitable<void> acceptLoop() {
     while (acceptor_.is_open()) {
@@ -165,12 +201,15 @@ class HttpsServer::Impl {
         co_await pause.async_wait(asio::redirect_error(use_awaitable, ec));
         continue;
       }
-      if (connections_.load() >= options_.maxConnections) {
+      const auto remote = socket.remote_endpoint(ec);
+      if (ec) continue;
+      auto slot = admit(remote.address().to_string());
+      if (!slot) {
         socket.close(ec);
         continue;
       }
       auto executor = socket.get_executor();
-      asio::co_spawn(executor, session(std::move(socket)), asio::detached);
+      asio::co_spawn(executor, session(std::move(socket), std::move(*slot)), asio::detached);
     }
   }
 
@@ -202,8 +241,8 @@ class HttpsServer::Impl {
     co_await onStore(std::move(record));
   }
 
-  awaitable<void> session(tcp::socket socket) {
-    Counted counted(connections_);
+  // `slot` lives in the coroutine frame: the connection counts until the session ends.
+  awaitable<void> session(tcp::socket socket, [[maybe_unused]] Slot slot) {
     const std::string peer = endpointText(socket);
     beast::tcp_stream stream(std::move(socket));
     beast::flat_buffer buffer;
@@ -296,11 +335,14 @@ class HttpsServer::Impl {
 
   HttpsServerOptions options_;
   RequestHandler& handler_;
+  // Before the I/O objects: sessions destroyed with them still give their slots back.
+  std::mutex limitsMutex_;
+  unsigned connections_ = 0;
+  std::unordered_map<std::string, unsigned> perAddress_;
   asio::io_context ioc_;
   ssl::context ctx_{ssl::context::tls_server};
   tcp::acceptor acceptor_{ioc_};
   asio::thread_pool store_{1};
-  std::atomic<unsigned> connections_{0};
 };
 
 HttpsServer::HttpsServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

@@ -38,6 +38,7 @@ struct HttpsServerOptions {
   std::string clientCaPem;  // client certificates must chain to it
   unsigned threads = 2;
   unsigned maxConnections = 4096;
+  unsigned maxConnectionsPerAddress = 512;
   std::chrono::milliseconds requestTimeout{std::chrono::seconds(30)};
 };
 

@@ -81,36 +81,39 @@ HttpResponse ReportProcessor::handle(const HttpRequest& request) {
   auto host = store_.host(certHost);
   if (!host.ok()) return refused(503, "the fleet store is unavailable");
   if (!*host) {
-    audit_.record("report_refused", certHost, peer, "certificate for an unknown host");
+    audit_.recordLimited("report_refused", certHost, peer, "certificate for an unknown host");
     return refused(403, "this certificate's host is not enrolled here");
   }
   HostRecord h = std::move(**host);
   if (h.revokedAt) {
-    audit_.record("report_refused", h.id, peer, "host revoked");
+    audit_.recordLimited("report_refused", h.id, peer, "host revoked");
     return refused(403, "host " + h.id + " has been revoked; enroll it again to report");
   }
   if (request.peer.certPublicKey != h.publicKey) {
-    audit_.record("report_refused", h.id, peer, "certificate key differs from the enrolled key");
+    audit_.recordLimited("report_refused", h.id, peer,
+                         "certificate key differs from the enrolled key");
     return refused(403, "this certificate does not carry the host's enrolled key");
   }
 
   auto signedBatch = wire::decodeSignedBatch(request.body);
   if (!signedBatch.ok()) {
-    audit_.record("report_refused", h.id, peer, "malformed: " + signedBatch.error().describe());
+    audit_.recordLimited("report_refused", h.id, peer,
+                         "malformed: " + signedBatch.error().describe());
     return refused(400, "malformed report: " + signedBatch.error().describe());
   }
   if (!crypto::verifyEd25519(h.publicKey, signedBatch->batch, signedBatch->signature)) {
-    audit_.record("report_refused", h.id, peer, "bad signature");
+    audit_.recordLimited("report_refused", h.id, peer, "bad signature");
     return refused(403, "the batch signature does not verify with the host's enrolled key");
   }
   auto batch = wire::decodeBatch(signedBatch->batch);
   if (!batch.ok()) {
-    audit_.record("report_refused", h.id, peer, "malformed batch: " + batch.error().describe());
+    audit_.recordLimited("report_refused", h.id, peer,
+                         "malformed batch: " + batch.error().describe());
     return refused(400, "malformed batch: " + batch.error().describe());
   }
   if (batch->hostId != h.id) {
-    audit_.record("report_refused", h.id, peer,
-                  "batch for another host: " + displaySafe(batch->hostId));
+    audit_.recordLimited("report_refused", h.id, peer,
+                         "batch for another host: " + displaySafe(batch->hostId));
     return refused(403, "the batch is for another host");
   }
 

@@ -152,6 +152,8 @@ Result<FleetStore> FleetStore::open(const std::string& dataDir) {
     return makeError(ErrorCode::kInvalidInput, "the data directory is not a directory", dataDir);
   sqlite::OpenOptions options;
   options.cacheKiB = 16 * 1024;
+  // An ACCEPTED report lets the agent delete what it sent: the commit must survive a power cut.
+  options.durableCommits = true;
   auto db = sqlite::Database::open(dataDir + "/" + std::string(kFileName), options);
   if (!db.ok()) return db.error();
   if (auto s = db->migrate(kMigrations); !s.ok()) return s.error();

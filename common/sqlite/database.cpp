@@ -138,9 +138,11 @@ Result<Database> Database::open(const std::string& path, const OpenOptions& opti
   std::string pragmas =
       "PRAGMA foreign_keys=ON; PRAGMA cache_size=-" + std::to_string(options.cacheKiB) + ";";
   if (!options.readOnly) {
-    // WAL: readers (status, scans) never block the writer; NORMAL sync is durable across an
-    // agent crash (only an OS crash can lose the last transactions, never corrupt the file).
-    pragmas += " PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;";
+    // WAL: readers (status, scans) never block the writer. NORMAL sync is durable across a
+    // process crash (only an OS crash can lose the last transactions, never corrupt the file);
+    // FULL also across an OS crash, at one fsync a commit.
+    pragmas += " PRAGMA journal_mode=WAL; PRAGMA synchronous=";
+    pragmas += options.durableCommits ? "FULL;" : "NORMAL;";
   }
   if (auto s = db.exec(pragmas); !s.ok()) return s.error();
   return db;

@@ -67,6 +67,9 @@ struct OpenOptions {
   bool create = true;
   int busyTimeoutMs = 5000;
   int cacheKiB = 2048;  // page cache: bounds the memory SQLite keeps
+  // Every commit reaches the disk before it returns (synchronous=FULL), for a database whose
+  // commits are promised to others (the aggregator acknowledges what it committed).
+  bool durableCommits = false;
 };
 
 class Database {

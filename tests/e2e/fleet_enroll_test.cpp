@@ -132,3 +132,38 @@ TEST_CASE("fleet: used-up, unknown and expired tokens and a wrong fingerprint ar
   const auto status = agentStatus(work.at("b"));
   CHECK((status.is_null() || status["uplink"]["enrolled"] == false));
 }
+
+TEST_CASE("fleet: the token can come from a file or the environment, never only the command line") {
+  TempDir work;
+  Aggregator agg(work);
+  agg.start();
+  const auto enroll = [&](const std::string& state, std::vector<std::string> extra,
+                          ProcessOptions options = {}) {
+    std::vector<std::string> args = {agentBinary(),      "enroll",         "--server",
+                                     agg.url(),          "--state-dir",    work.at(state),
+                                     "--ca-fingerprint", agg.fingerprint()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return runProcess(args, options);
+  };
+  work.write("token", agg.createToken() + "\n");
+  const auto fromFile = enroll("a", {"--token-file", work.at("token")});
+  INFO(fromFile.err);
+  CHECK(fromFile.exitCode == 0);
+
+  ProcessOptions env;
+  env.env = {"DRIFTWATCH_ENROLL_TOKEN=" + agg.createToken()};
+  const auto fromEnv = enroll("b", {}, env);
+  INFO(fromEnv.err);
+  CHECK(fromEnv.exitCode == 0);
+
+  ProcessOptions stdinToken;
+  stdinToken.input = agg.createToken() + "\n";
+  const auto fromStdin = enroll("c", {"--token-file", "-"}, stdinToken);
+  INFO(fromStdin.err);
+  CHECK(fromStdin.exitCode == 0);
+
+  const auto none = enroll("d", {});
+  CHECK(none.exitCode != 0);
+  CHECK(contains(none.err, "no enrollment token"));
+  CHECK(agg.hosts().size() == 3);
+}

@@ -220,3 +220,43 @@ TEST_CASE("fleet: the aggregator never speaks below TLS 1.2 and by default only 
   CHECK(tls13.exitCode == 0);
   CHECK(tls13.out.find("TLSv1.3") != std::string::npos);
 }
+
+TEST_CASE("fleet: one address cannot hold every connection") {
+  TempDir work;
+  Aggregator agg(work);
+  work.write("agg/aggregator.yaml",
+             "data_dir: " + agg.dataDir() + "\nmax_connections_per_address: 2\n");
+  agg.start();
+  const auto connectIdle = [&] {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(agg.port()));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    return fd;
+  };
+  // Two idle connections (saying nothing) take this address's share...
+  const int first = connectIdle();
+  const int second = connectIdle();
+  // ...so the third is closed at once: a read sees the end without waiting for a timeout.
+  const int third = connectIdle();
+  timeval timeout{10, 0};
+  ::setsockopt(third, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  char byte;
+  CHECK(::read(third, &byte, 1) == 0);
+  ::close(third);
+  // Once one goes, the address may connect again: a real request gets through.
+  ::close(first);
+  const std::string reply = [&] {
+    std::string r;
+    REQUIRE(waitFor([&] {
+      r = plaintextExchange(agg.port(), "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+      return !r.empty();
+    }));
+    return r;
+  }();
+  CHECK(reply.rfind("HTTP/1.1 400", 0) == 0);  // the plaintext refusal: served, not dropped
+  ::close(second);
+}

@@ -560,3 +560,46 @@ TEST_CASE("parts of a snapshot that a crash interrupted are dropped when the que
   CHECK(parts[1].snapshot->last);
   CHECK(hexOf(parts[1].stateDigest) == agent.stateDigestHex());
 }
+
+TEST_CASE("a batch built for an identity the agent no longer has is dropped for a new chain") {
+  Agent agent;
+  agent.observe("file:/etc/motd", "present\ttype=file\tmode=0644");
+  REQUIRE(agent.queue->restartChain().ok());
+  const QueuedBatch old = agent.nextBatch();  // signed for kHostId, never answered
+  CHECK(old.seq == 1);
+  // The agent enrolled again meanwhile: a new host id and key sign from now on.
+  auto newKey = crypto::Ed25519Key::generate();
+  REQUIRE(newKey.ok());
+  const BatchSigner renewed{"web-01-77aa00", &*newKey, "0.1.0"};
+  auto b = agent.queue->next(renewed, false);
+  REQUIRE(b.ok());
+  REQUIRE(b->has_value());
+  CHECK((*b)->signedBytes != old.signedBytes);
+  auto sb = wire::decodeSignedBatch((*b)->signedBytes);
+  REQUIRE(sb.ok());
+  CHECK(crypto::verifyEd25519(newKey->publicKey(), sb->batch, sb->signature));
+  auto batch = wire::decodeBatch(sb->batch);
+  REQUIRE(batch.ok());
+  CHECK(batch->hostId == "web-01-77aa00");
+  CHECK(batch->seq == 1);
+  CHECK(batch->snapshot.has_value());  // a new chain starts with a full snapshot
+  CHECK(hexOf(batch->stateDigest) == agent.stateDigestHex());
+}
+
+TEST_CASE("snapshot parts left by a build that failed half way are never sent") {
+  Agent agent;
+  agent.observe("file:/etc/motd", "present\ttype=file\tmode=0644");
+  REQUIRE(agent.queue->restartChain().ok());
+  {
+    // What a build interrupted before its parts were marked ready leaves behind.
+    auto db = sqlite::Database::open(agent.dir.at("state") + "/" + std::string(StateDb::kFileName));
+    REQUIRE(db.ok());
+    REQUIRE(db->exec("INSERT INTO uplink_batches (seq, signed, digest, state_digest, outbox_upto, "
+                     "ready) VALUES (1, x'00', x'00', x'00', 0, 0)")
+                .ok());
+  }
+  const QueuedBatch b = agent.nextBatch();  // no primary-key clash with the leftover
+  const wire::Batch batch = unseal(b, *agent.key);
+  CHECK(batch.seq == 1);
+  CHECK(batch.snapshot.has_value());
+}

@@ -36,6 +36,7 @@ TEST_CASE("the shipped aggregator.yaml parses with every setting switched on") {
   CHECK(c->clientCertDays == defaults.clientCertDays);
   CHECK(c->threads == defaults.threads);
   CHECK(c->maxConnections == defaults.maxConnections);
+  CHECK(c->maxConnectionsPerAddress == defaults.maxConnectionsPerAddress);
   CHECK(c->requestTimeout == defaults.requestTimeout);
   CHECK(c->serverNames == std::vector<std::string>{"fleet.example.net"});
   CHECK(c->caCert == "/etc/driftwatch/pki/ca.crt");
@@ -154,6 +155,7 @@ TEST_CASE("aggregator values out of range are errors naming the key") {
   CHECK(contains(errorOf("threads: 65\n"), "(1-64)"));
   CHECK(contains(errorOf("threads: two\n"), "threads"));
   CHECK(contains(errorOf("max_connections: 0\n"), "max_connections"));
+  CHECK(contains(errorOf("max_connections_per_address: 0\n"), "max_connections_per_address"));
   CHECK(contains(errorOf("max_connections: 1000001\n"), "max_connections"));
   CHECK(contains(errorOf("request_timeout: 500ms\n"), "at least 1s"));
   CHECK(contains(errorOf("request_timeout: soon\n"), "request_timeout"));
