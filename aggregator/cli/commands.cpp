@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "aggregator/audit/audit_log.h"
+#include "aggregator/cli/admin_support.h"
 #include "aggregator/config/aggregator_config.h"
 #include "aggregator/enroll/enrollment.h"
 #include "aggregator/enroll/tokens.h"
@@ -26,67 +27,6 @@ namespace {
 
 using json = nlohmann::ordered_json;
 
-int fail(const Error& e) {
-  std::cerr << "driftwatch-aggregator: error: " << displaySafe(e.describe()) << "\n";
-  return kExitError;
-}
-
-int fail(std::string_view message) {
-  std::cerr << "driftwatch-aggregator: error: " << message << "\n";
-  return kExitError;
-}
-
-int64_t nowSeconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string utc(int64_t seconds) {
-  if (seconds <= 0) return "never";
-  return formatUtc(std::chrono::system_clock::time_point(std::chrono::seconds(seconds)));
-}
-
-std::string utcMs(int64_t ms) {
-  if (ms <= 0) return "never";
-  return formatUtc(std::chrono::system_clock::time_point(std::chrono::milliseconds(ms)));
-}
-
-std::string hexOf(std::string_view bytes) {
-  if (bytes.size() != 32) return "";
-  Sha256Digest d{};
-  std::copy(bytes.begin(), bytes.end(), d.begin());
-  return toHex(d);
-}
-
-Result<AggregatorConfig> loadConfig(const CommonArgs& args) {
-  const bool named = !args.config.empty();
-  auto config = loadAggregatorConfig(named ? args.config : std::string(kDefaultConfigPath), named);
-  if (!config.ok()) return config.error();
-  if (!args.dataDir.empty()) config->dataDir = args.dataDir;
-  if (config->auditLog.empty()) config->auditLog = config->dataDir + "/audit.log";
-  return config;
-}
-
-Status checkFormat(const CommonArgs& args) {
-  if (args.format != "text" && args.format != "json") {
-    return makeError(ErrorCode::kInvalidInput, "must be text or json", "--format " + args.format);
-  }
-  return {};
-}
-
-// Opens the store of an existing data directory (admin commands never create one by mistake).
-Result<FleetStore> openExisting(const AggregatorConfig& config) {
-  const std::string db = config.dataDir + "/" + std::string(FleetStore::kFileName);
-  if (::access(db.c_str(), F_OK) != 0) {
-    return makeError(ErrorCode::kNotFound,
-                     "no fleet store here: start `driftwatch-aggregator serve --data-dir " +
-                         config.dataDir + "` first, or pass the right --data-dir",
-                     config.dataDir);
-  }
-  return FleetStore::open(config.dataDir);
-}
-
 json hostJson(const HostRecord& h) {
   return json{{"id", h.id},
               {"name", h.name},
@@ -101,24 +41,6 @@ json hostJson(const HostRecord& h) {
               {"snapshot_in_progress", h.snapshotNext.has_value()},
               {"revoked_at", h.revokedAt ? json(utc(*h.revokedAt)) : json(nullptr)},
               {"cert_fingerprint", h.certFingerprint}};
-}
-
-// A fixed-width table for the terminal.
-void printTable(const std::vector<std::vector<std::string>>& rows) {
-  std::vector<size_t> widths;
-  for (const auto& row : rows) {
-    widths.resize(std::max(widths.size(), row.size()));
-    for (size_t i = 0; i < row.size(); ++i)
-      widths[i] = std::max(widths[i], row[i].size());
-  }
-  for (const auto& row : rows) {
-    std::string line;
-    for (size_t i = 0; i < row.size(); ++i) {
-      line += row[i];
-      if (i + 1 < row.size()) line += std::string(widths[i] - row[i].size() + 2, ' ');
-    }
-    std::cout << line << "\n";
-  }
 }
 
 }  // namespace

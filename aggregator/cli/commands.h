@@ -4,6 +4,7 @@
 // SQLite), print their result on stdout, and errors on stderr. Exit codes: 0 ok, 1 error.
 
 #include <string>
+#include <vector>
 
 namespace driftwatch::aggregator {
 
@@ -35,6 +36,16 @@ struct HostArgs {
   long long limit = 100;
 };
 
+struct PolicyArgs {
+  CommonArgs common;
+  std::vector<std::string> paths;  // apply: files and directories
+  std::string message;             // apply: why
+  std::string name;                // show, history, diff
+  long long version = 0;           // show: 0 for the newest
+  long long from = 0;              // diff: 0 for the one before `to`
+  long long to = 0;                // diff: 0 for the newest
+};
+
 int runServe(const ServeArgs& args);
 int runTokenCreate(const TokenCreateArgs& args);
 int runTokenList(const CommonArgs& args);
@@ -43,5 +54,10 @@ int runHostsRevoke(const HostArgs& args);
 int runHostsHistory(const HostArgs& args);
 int runCaFingerprint(const CommonArgs& args);
 int runAuditList(const HostArgs& args);
+int runPolicyApply(const PolicyArgs& args);
+int runPolicyList(const CommonArgs& args);
+int runPolicyShow(const PolicyArgs& args);
+int runPolicyHistory(const PolicyArgs& args);
+int runPolicyDiff(const PolicyArgs& args);
 
 }  // namespace driftwatch::aggregator

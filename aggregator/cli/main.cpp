@@ -96,6 +96,36 @@ int main(int argc, char** argv) {
   addCommon(*auditCmd, audit.common, true);
   auditCmd->add_option("--limit", audit.limit, "The newest N records")->capture_default_str();
 
+  auto* policyCmd = app.add_subcommand("policy", "The fleet's desired state: policies by label");
+  policyCmd->require_subcommand(1);
+  PolicyArgs policyApply;
+  auto* policyApplyCmd = policyCmd->add_subcommand(
+      "apply", "Store new versions of policies (files, or directories of *.yaml)");
+  addCommon(*policyApplyCmd, policyApply.common, true);
+  policyApplyCmd->add_option("path", policyApply.paths, "Policy files or directories")->required();
+  policyApplyCmd->add_option("--message,-m", policyApply.message, "Why, for the history");
+  CommonArgs policyList;
+  auto* policyListCmd =
+      policyCmd->add_subcommand("list", "List the fleet policies, newest versions");
+  addCommon(*policyListCmd, policyList, true);
+  PolicyArgs policyShow;
+  auto* policyShowCmd = policyCmd->add_subcommand("show", "Print a policy as it was applied");
+  addCommon(*policyShowCmd, policyShow.common, true);
+  policyShowCmd->add_option("name", policyShow.name, "Policy name")->required();
+  policyShowCmd->add_option("--version", policyShow.version, "That version (default: newest)");
+  PolicyArgs policyHistory;
+  auto* policyHistoryCmd =
+      policyCmd->add_subcommand("history", "Every version of a policy: who, when, why, commit");
+  addCommon(*policyHistoryCmd, policyHistory.common, true);
+  policyHistoryCmd->add_option("name", policyHistory.name, "Policy name")->required();
+  PolicyArgs policyDiff;
+  auto* policyDiffCmd =
+      policyCmd->add_subcommand("diff", "What changed between two versions of a policy");
+  addCommon(*policyDiffCmd, policyDiff.common, true);
+  policyDiffCmd->add_option("name", policyDiff.name, "Policy name")->required();
+  policyDiffCmd->add_option("--from", policyDiff.from, "Older version (default: before --to)");
+  policyDiffCmd->add_option("--to", policyDiff.to, "Newer version (default: newest)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -119,6 +149,11 @@ int main(int argc, char** argv) {
     if (*historyCmd) return runHostsHistory(history);
     if (*fingerprintCmd) return runCaFingerprint(caArgs);
     if (*auditCmd) return runAuditList(audit);
+    if (*policyApplyCmd) return runPolicyApply(policyApply);
+    if (*policyListCmd) return runPolicyList(policyList);
+    if (*policyShowCmd) return runPolicyShow(policyShow);
+    if (*policyHistoryCmd) return runPolicyHistory(policyHistory);
+    if (*policyDiffCmd) return runPolicyDiff(policyDiff);
   } catch (const std::exception& e) {
     std::cerr << "driftwatch-aggregator: internal error: " << e.what() << "\n";
     return kExitError;

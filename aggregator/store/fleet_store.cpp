@@ -89,6 +89,22 @@ CREATE TABLE audit (
   detail TEXT NOT NULL
 );
 )sql",
+    // Fleet policies: every applied version is kept, as text, with who applied it and why.
+    R"sql(
+CREATE TABLE policy_versions (
+  name TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  text BLOB NOT NULL,
+  baseline BLOB,
+  sha256 TEXT NOT NULL,
+  source TEXT NOT NULL,
+  applied_by TEXT NOT NULL,
+  applied_at INTEGER NOT NULL,
+  message TEXT NOT NULL,
+  git_commit TEXT NOT NULL,
+  PRIMARY KEY (name, version)
+) WITHOUT ROWID;
+)sql",
 };
 
 constexpr std::string_view kHostColumns =
@@ -485,6 +501,73 @@ Result<std::vector<AuditRecord>> FleetStore::audit(size_t limit) const {
     out.push_back({stmt->columnInt(0), stmt->columnText(1), stmt->columnText(2),
                    stmt->columnText(3), stmt->columnText(4)});
   }
+  if (!stmt->status().ok()) return stmt->status().error();
+  return out;
+}
+
+namespace {
+
+PolicyVersion policyVersionFrom(const sqlite::Statement& st) {
+  PolicyVersion v;
+  v.name = st.columnText(0);
+  v.version = st.columnInt(1);
+  v.text = st.columnText(2);
+  if (!st.isNull(3)) v.baseline = st.columnText(3);
+  v.sha256 = st.columnText(4);
+  v.source = st.columnText(5);
+  v.appliedBy = st.columnText(6);
+  v.appliedAt = st.columnInt(7);
+  v.message = st.columnText(8);
+  v.gitCommit = st.columnText(9);
+  return v;
+}
+
+constexpr std::string_view kPolicyColumns =
+    "name, version, text, baseline, sha256, source, applied_by, applied_at, message, git_commit";
+
+}  // namespace
+
+Status FleetStore::addPolicyVersion(const PolicyVersion& v) const {
+  auto stmt = cached(
+      "INSERT INTO policy_versions (name, version, text, baseline, sha256, source, applied_by, "
+      "applied_at, message, git_commit) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  if (!stmt.ok()) return stmt.error();
+  (*stmt)->bind(1, v.name).bind(2, v.version).bindBlob(3, v.text);
+  if (v.baseline) {
+    (*stmt)->bindBlob(4, *v.baseline);
+  } else {
+    (*stmt)->bindNull(4);
+  }
+  return (*stmt)
+      ->bind(5, v.sha256)
+      .bind(6, v.source)
+      .bind(7, v.appliedBy)
+      .bind(8, v.appliedAt)
+      .bind(9, v.message)
+      .bind(10, v.gitCommit)
+      .run();
+}
+
+Result<std::vector<PolicyVersion>> FleetStore::latestPolicies() const {
+  auto stmt = db_.prepare("SELECT " + std::string(kPolicyColumns) +
+                          " FROM policy_versions p WHERE version = (SELECT max(version) FROM "
+                          "policy_versions WHERE name = p.name) ORDER BY name");
+  if (!stmt.ok()) return stmt.error();
+  std::vector<PolicyVersion> out;
+  while (stmt->step())
+    out.push_back(policyVersionFrom(*stmt));
+  if (!stmt->status().ok()) return stmt->status().error();
+  return out;
+}
+
+Result<std::vector<PolicyVersion>> FleetStore::policyHistory(std::string_view name) const {
+  auto stmt = db_.prepare("SELECT " + std::string(kPolicyColumns) +
+                          " FROM policy_versions WHERE name = ? ORDER BY version");
+  if (!stmt.ok()) return stmt.error();
+  stmt->bind(1, name);
+  std::vector<PolicyVersion> out;
+  while (stmt->step())
+    out.push_back(policyVersionFrom(*stmt));
   if (!stmt->status().ok()) return stmt->status().error();
   return out;
 }

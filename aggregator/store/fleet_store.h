@@ -65,6 +65,20 @@ struct HistoryRow {
   int64_t recordedAt = 0;  // aggregator clock, ms
 };
 
+// One applied version of a fleet policy, as it was applied.
+struct PolicyVersion {
+  std::string name;
+  int64_t version = 0;                  // 1, 2, ... per name
+  std::string text;                     // the policy file's bytes
+  std::optional<std::string> baseline;  // its baseline file's bytes, when it has one
+  std::string sha256;                   // of text and baseline, to tell an unchanged apply
+  std::string source;                   // the path it was applied from
+  std::string appliedBy;
+  int64_t appliedAt = 0;  // unix seconds
+  std::string message;
+  std::string gitCommit;  // "" outside a git checkout; "+dirty" when the file had changes
+};
+
 struct AuditRecord {
   int64_t at = 0;  // ms
   std::string event;
@@ -128,6 +142,13 @@ class FleetStore {
   Result<int64_t> batchCount(std::string_view host) const;
   Status addCoverage(std::string_view host, std::string_view gap, std::string_view payload,
                      int64_t at, uint64_t seq) const;
+
+  // ---- fleet policies ----
+  Status addPolicyVersion(const PolicyVersion& version) const;
+  // The newest version of every policy, by name.
+  Result<std::vector<PolicyVersion>> latestPolicies() const;
+  // Every version of one policy, oldest first.
+  Result<std::vector<PolicyVersion>> policyHistory(std::string_view name) const;
 
   // ---- audit ----
   Status addAudit(const AuditRecord& record) const;

@@ -1,0 +1,226 @@
+// `driftwatch-aggregator policy ...`: the fleet's desired state, applied and read back.
+
+#include <cstdlib>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+#include <pwd.h>
+#include <unistd.h>
+
+#include "aggregator/audit/audit_log.h"
+#include "aggregator/cli/admin_support.h"
+#include "aggregator/cli/commands.h"
+#include "aggregator/policy/line_diff.h"
+#include "aggregator/policy/policy_apply.h"
+#include "aggregator/policy/policy_source.h"
+#include "common/base/escape.h"
+#include "common/policy/policy.h"
+
+namespace driftwatch::aggregator {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+// Who applies: the person behind sudo when there is one, else the account.
+std::string whoAmI() {
+  if (const char* sudoUser = std::getenv("SUDO_USER"); sudoUser != nullptr && *sudoUser != 0)
+    return displaySafe(sudoUser);
+  if (const passwd* pw = ::getpwuid(::getuid()); pw != nullptr) return displaySafe(pw->pw_name);
+  return "uid " + std::to_string(::getuid());
+}
+
+struct Opened {
+  AggregatorConfig config;
+  FleetStore store;
+};
+
+Result<Opened> openStore(const CommonArgs& args) {
+  if (auto s = checkFormat(args); !s.ok()) return s.error();
+  auto config = loadConfig(args);
+  if (!config.ok()) return config.error();
+  auto store = openExisting(*config);
+  if (!store.ok()) return store.error();
+  return Opened{std::move(*config), std::move(*store)};
+}
+
+Result<std::vector<PolicyVersion>> historyOf(const FleetStore& store, const std::string& name) {
+  auto versions = store.policyHistory(name);
+  if (!versions.ok()) return versions.error();
+  if (versions->empty()) {
+    return makeError(ErrorCode::kNotFound,
+                     "no such policy (see `driftwatch-aggregator policy list`)", name);
+  }
+  return versions;
+}
+
+const PolicyVersion* findVersion(const std::vector<PolicyVersion>& versions, long long v) {
+  for (const auto& p : versions) {
+    if (p.version == v) return &p;
+  }
+  return nullptr;
+}
+
+// "f67bd3a47473", "f67bd3a47473+dirty", "-"
+std::string shortCommit(const std::string& commit) {
+  if (commit.empty()) return "-";
+  return commit.substr(0, 12) + (commit.ends_with("+dirty") ? "+dirty" : "");
+}
+
+std::string selectorOf(const PolicyVersion& v) {
+  auto parsed = policy::parsePolicy(v.text, v.source);
+  return parsed.ok() ? model::labelsText(parsed->selector) : "?";
+}
+
+json versionJson(const PolicyVersion& v) {
+  auto parsed = policy::parsePolicy(v.text, v.source);
+  return json{{"name", v.name},
+              {"version", v.version},
+              {"selector", parsed.ok() ? json(parsed->selector) : json(nullptr)},
+              {"applied_by", v.appliedBy},
+              {"applied_at", utc(v.appliedAt)},
+              {"message", v.message},
+              {"git_commit", v.gitCommit},
+              {"source", v.source},
+              {"baseline", v.baseline.has_value()},
+              {"sha256", v.sha256}};
+}
+
+}  // namespace
+
+int runPolicyApply(const PolicyArgs& args) {
+  auto opened = openStore(args.common);
+  if (!opened.ok()) return fail(opened.error());
+  auto sources = readPolicySources(args.paths);
+  if (!sources.ok()) return fail(sources.error());
+  auto audit = AuditLog::open(opened->store, opened->config.auditLog);
+  if (!audit.ok()) return fail(audit.error());
+  ApplyRequest request;
+  request.policies = std::move(*sources);
+  request.appliedBy = whoAmI();
+  request.message = args.message;
+  request.now = nowSeconds();
+  auto outcome = applyPolicies(opened->store, *audit, request);
+  if (!outcome.ok()) return fail(outcome.error());
+  if (args.common.format == "json") {
+    json out = json::array();
+    for (const auto& o : *outcome)
+      out.push_back({{"name", o.name}, {"version", o.version}, {"changed", o.changed}});
+    std::cout << out.dump(2) << "\n";
+    return kExitOk;
+  }
+  for (const auto& o : *outcome) {
+    std::cout << o.name << ": "
+              << (o.changed ? "version " + std::to_string(o.version) + " applied"
+                            : "unchanged (version " + std::to_string(o.version) + ")")
+              << "\n";
+  }
+  return kExitOk;
+}
+
+int runPolicyList(const CommonArgs& args) {
+  auto opened = openStore(args);
+  if (!opened.ok()) return fail(opened.error());
+  auto latest = opened->store.latestPolicies();
+  if (!latest.ok()) return fail(latest.error());
+  if (args.format == "json") {
+    json out = json::array();
+    for (const auto& v : *latest)
+      out.push_back(versionJson(v));
+    std::cout << out.dump(2) << "\n";
+    return kExitOk;
+  }
+  if (latest->empty()) {
+    std::cout << "no fleet policies yet: apply one with `driftwatch-aggregator policy apply "
+                 "FILE.yaml`\n";
+    return kExitOk;
+  }
+  std::vector<std::vector<std::string>> rows = {
+      {"POLICY", "VERSION", "SELECTOR", "APPLIED", "BY", "COMMIT"}};
+  for (const auto& v : *latest) {
+    rows.push_back({v.name, std::to_string(v.version), selectorOf(v), utc(v.appliedAt), v.appliedBy,
+                    shortCommit(v.gitCommit)});
+  }
+  printTable(rows);
+  return kExitOk;
+}
+
+int runPolicyShow(const PolicyArgs& args) {
+  auto opened = openStore(args.common);
+  if (!opened.ok()) return fail(opened.error());
+  auto versions = historyOf(opened->store, args.name);
+  if (!versions.ok()) return fail(versions.error());
+  const PolicyVersion* v =
+      args.version == 0 ? &versions->back() : findVersion(*versions, args.version);
+  if (v == nullptr) {
+    return fail(args.name + ": no version " + std::to_string(args.version) + " (1 to " +
+                std::to_string(versions->back().version) + ")");
+  }
+  if (args.common.format == "json") {
+    json out = versionJson(*v);
+    out["text"] = safeLines(v->text);
+    std::cout << out.dump(2) << "\n";
+    return kExitOk;
+  }
+  // The policy as applied, byte for byte: it can be saved and applied again.
+  std::cout << v->text;
+  if (!v->text.empty() && v->text.back() != '\n') std::cout << "\n";
+  return kExitOk;
+}
+
+int runPolicyHistory(const PolicyArgs& args) {
+  auto opened = openStore(args.common);
+  if (!opened.ok()) return fail(opened.error());
+  auto versions = historyOf(opened->store, args.name);
+  if (!versions.ok()) return fail(versions.error());
+  if (args.common.format == "json") {
+    json out = json::array();
+    for (const auto& v : *versions)
+      out.push_back(versionJson(v));
+    std::cout << out.dump(2) << "\n";
+    return kExitOk;
+  }
+  std::vector<std::vector<std::string>> rows = {{"VERSION", "APPLIED", "BY", "COMMIT", "MESSAGE"}};
+  for (const auto& v : *versions) {
+    rows.push_back({std::to_string(v.version), utc(v.appliedAt), v.appliedBy,
+                    shortCommit(v.gitCommit), v.message.empty() ? "-" : displaySafe(v.message)});
+  }
+  printTable(rows);
+  return kExitOk;
+}
+
+int runPolicyDiff(const PolicyArgs& args) {
+  auto opened = openStore(args.common);
+  if (!opened.ok()) return fail(opened.error());
+  auto versions = historyOf(opened->store, args.name);
+  if (!versions.ok()) return fail(versions.error());
+  const long long to = args.to == 0 ? versions->back().version : args.to;
+  const long long from = args.from == 0 ? to - 1 : args.from;
+  const PolicyVersion* a = findVersion(*versions, from);
+  const PolicyVersion* b = findVersion(*versions, to);
+  if (a == nullptr || b == nullptr) {
+    return fail(args.name + ": versions " + std::to_string(from) + " and " + std::to_string(to) +
+                " are not both there (1 to " + std::to_string(versions->back().version) +
+                "; a policy's first version has nothing before it)");
+  }
+  auto diff = lineDiff(a->text, b->text);
+  if (!diff) return fail(args.name + ": too large to compare line by line; use `policy show`");
+  std::string baselineNote;
+  if (a->baseline != b->baseline) baselineNote = "the baseline changed too\n";
+  if (args.common.format == "json") {
+    std::cout << json{{"name", args.name},
+                      {"from", from},
+                      {"to", to},
+                      {"diff", safeLines(*diff)},
+                      {"baseline_changed", a->baseline != b->baseline}}
+                     .dump(2)
+              << "\n";
+    return kExitOk;
+  }
+  std::cout << "--- " << args.name << " version " << from << "\n+++ " << args.name << " version "
+            << to << "\n"
+            << (diff->empty() ? "(the policy text is the same)\n" : safeLines(*diff))
+            << baselineNote;
+  return kExitOk;
+}
+
+}  // namespace driftwatch::aggregator

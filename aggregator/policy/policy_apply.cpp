@@ -1,0 +1,155 @@
+#include "aggregator/policy/policy_apply.h"
+
+#include <map>
+
+#include "common/base/escape.h"
+#include "common/baseline/baseline.h"
+#include "common/crypto/sha256.h"
+#include "common/policy/policy.h"
+#include "common/policy/policy_conflicts.h"
+
+namespace driftwatch::aggregator {
+namespace {
+
+// A policy of the set being judged: parsed, with where it comes from.
+struct Candidate {
+  policy::Policy policy;
+  const PolicySource* source = nullptr;   // a policy being applied
+  const PolicyVersion* stored = nullptr;  // one already stored and left as it is
+};
+
+// Checks one policy being applied; the problems go to `problems`.
+std::optional<policy::Policy> check(const PolicySource& src, std::vector<std::string>& problems) {
+  auto parsed = policy::parsePolicy(src.text, src.path);
+  if (!parsed.ok()) {
+    problems.push_back(parsed.error().describe());
+    return std::nullopt;
+  }
+  const bool needsBaseline = [&] {
+    for (const auto& rule : parsed->files) {
+      if (rule.usesBaseline()) return true;
+    }
+    return false;
+  }();
+  if (src.baseline) {
+    auto baseline = baseline::parseBaseline(*src.baseline, src.baselinePath);
+    if (!baseline.ok()) {
+      problems.push_back(baseline.error().describe());
+      return std::nullopt;
+    }
+    if (baseline->policy != parsed->name) {
+      problems.push_back(src.baselinePath + ": recorded for policy '" +
+                         escapeBytes(baseline->policy) + "', not '" + parsed->name +
+                         "' (record it again with `driftwatch-agent baseline`)");
+      return std::nullopt;
+    }
+  } else if (needsBaseline) {
+    problems.push_back(src.path + ": rules take their values from a baseline, and there is no " +
+                       src.baselinePath + " (record one with `driftwatch-agent baseline --policy " +
+                       src.path + " --out " + src.baselinePath + "`)");
+    return std::nullopt;
+  }
+  return std::move(parsed).value();
+}
+
+}  // namespace
+
+std::string policyDigest(const std::string& text, const std::optional<std::string>& baseline) {
+  Sha256 h;
+  h.update(std::to_string(text.size()) + ":");
+  h.update(text);
+  h.update(baseline ? std::to_string(baseline->size()) + ":" + *baseline : std::string("-"));
+  return toHex(h.finish());
+}
+
+Result<std::vector<ApplyOutcome>> applyPolicies(const FleetStore& store, AuditLog& audit,
+                                                const ApplyRequest& request) {
+  if (request.policies.empty())
+    return makeError(ErrorCode::kInvalidInput, "no policy to apply", "policy apply");
+  auto stored = store.latestPolicies();
+  if (!stored.ok()) return stored.error();
+
+  std::vector<std::string> problems;
+  std::vector<Candidate> set;
+  std::map<std::string, std::string> givenAt;  // name -> path, to refuse a name given twice
+  for (const auto& src : request.policies) {
+    auto p = check(src, problems);
+    if (!p) continue;
+    const auto [it, fresh] = givenAt.emplace(p->name, src.path);
+    if (!fresh) {
+      problems.push_back(src.path + ": policy '" + p->name + "' is also given by " + it->second +
+                         " (one file per policy name)");
+      continue;
+    }
+    set.push_back({std::move(*p), &src, nullptr});
+  }
+  for (const auto& v : *stored) {
+    if (givenAt.contains(v.name)) continue;
+    auto p = policy::parsePolicy(v.text, v.source);
+    if (!p.ok()) {
+      // Stored versions were valid when applied; a newer parser may disagree. Say so, but do
+      // not let one old policy block every other change.
+      problems.push_back("stored policy '" + v.name + "' version " + std::to_string(v.version) +
+                         " no longer parses: " + p.error().describe() +
+                         " (apply a fixed version of it)");
+      continue;
+    }
+    set.push_back({std::move(*p), nullptr, &v});
+  }
+  for (size_t i = 0; i < set.size(); ++i) {
+    for (size_t j = i + 1; j < set.size(); ++j) {
+      if (!set[i].source && !set[j].source) continue;  // both stored: accepted before
+      for (const auto& c : policy::findConflicts(set[i].policy, set[j].policy))
+        problems.push_back("conflict: " + c.describe());
+    }
+  }
+  if (!problems.empty()) {
+    std::string all;
+    for (const auto& p : problems)
+      all += (all.empty() ? "" : "\n  ") + p;
+    return makeError(ErrorCode::kInvalidInput,
+                     std::to_string(problems.size()) +
+                         (problems.size() == 1 ? " problem" : " problems") +
+                         ", nothing applied:\n  " + all,
+                     "policy apply");
+  }
+
+  std::map<std::string, const PolicyVersion*> newest;
+  for (const auto& v : *stored)
+    newest[v.name] = &v;
+  auto tx = store.begin();
+  if (!tx.ok()) return tx.error();
+  std::vector<ApplyOutcome> out;
+  for (const auto& c : set) {
+    if (!c.source) continue;
+    const std::string digest = policyDigest(c.source->text, c.source->baseline);
+    const auto before = newest.find(c.policy.name);
+    if (before != newest.end() && before->second->sha256 == digest) {
+      out.push_back({c.policy.name, before->second->version, false});
+      continue;
+    }
+    PolicyVersion v;
+    v.name = c.policy.name;
+    v.version = before == newest.end() ? 1 : before->second->version + 1;
+    v.text = c.source->text;
+    v.baseline = c.source->baseline;
+    v.sha256 = digest;
+    v.source = c.source->path;
+    v.appliedBy = request.appliedBy;
+    v.appliedAt = request.now;
+    v.message = request.message;
+    v.gitCommit = c.source->gitCommit;
+    if (auto s = store.addPolicyVersion(v); !s.ok()) return s.error();
+    out.push_back({v.name, v.version, true});
+  }
+  if (auto s = tx->commit(); !s.ok()) return s.error();
+  for (const auto& o : out) {
+    if (!o.changed) continue;
+    audit.record("policy_applied", "", "admin",
+                 o.name + " version " + std::to_string(o.version) + " by " + request.appliedBy +
+                     (request.message.empty() ? "" : ": " + request.message));
+  }
+  return out;
+}
+
+}  // namespace driftwatch::aggregator

@@ -1,0 +1,47 @@
+#pragma once
+// Applying fleet policies: each given policy (with its baseline, when its rules take values
+// from one) is checked, the whole resulting set is checked for conflicts, and only then are
+// the changed ones stored as new versions, all in one transaction. An invalid or conflicting
+// policy never replaces a good one. Runs against the fleet store of the admin command.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "aggregator/audit/audit_log.h"
+#include "aggregator/store/fleet_store.h"
+#include "common/base/result.h"
+
+namespace driftwatch::aggregator {
+
+// A policy as read from disk.
+struct PolicySource {
+  std::string path;
+  std::string text;
+  std::string baselinePath;             // NAME.baseline next to it
+  std::optional<std::string> baseline;  // its bytes, when that file exists
+  std::string gitCommit;                // see policy_source.h
+};
+
+struct ApplyRequest {
+  std::vector<PolicySource> policies;
+  std::string appliedBy;
+  std::string message;
+  int64_t now = 0;  // unix seconds
+};
+
+struct ApplyOutcome {
+  std::string name;
+  int64_t version = 0;
+  bool changed = false;  // false: the stored newest version has the same bytes
+};
+
+// The error lists every problem found (one per line), each naming its file and line.
+Result<std::vector<ApplyOutcome>> applyPolicies(const FleetStore& store, AuditLog& audit,
+                                                const ApplyRequest& request);
+
+// The SHA-256 that tells whether a policy (and its baseline) changed.
+std::string policyDigest(const std::string& text, const std::optional<std::string>& baseline);
+
+}  // namespace driftwatch::aggregator
