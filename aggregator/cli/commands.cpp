@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 #include <unistd.h>
@@ -14,6 +15,7 @@
 #include "aggregator/enroll/tokens.h"
 #include "aggregator/http/https_server.h"
 #include "aggregator/pki/server_identity.h"
+#include "aggregator/policy/policy_watch.h"
 #include "aggregator/report/report_processor.h"
 #include "aggregator/server/fleet_api.h"
 #include "aggregator/store/fleet_store.h"
@@ -83,7 +85,18 @@ int runServe(const ServeArgs& args) {
             << "listening on https://" << shown << " (TLS " << config->tlsMinVersion
             << (config->tlsMinVersion == "1.3" ? " only" : " and up") << ", data in "
             << config->dataDir << ")" << std::endl;
+  std::optional<PolicyWatcher> policyWatch;
+  if (!config->policyDir.empty()) {
+    std::cout << "applying the policies in " << config->policyDir << " when they change (every "
+              << config->policyPollInterval.count() << " ms)" << std::endl;
+    policyWatch.emplace(PolicyWatchOptions{config->policyDir, config->dataDir, config->auditLog,
+                                           config->policyPollInterval},
+                        [](const std::string& line) {
+                          std::cerr << "driftwatch-aggregator: " << line << std::endl;
+                        });
+  }
   (*server)->run();
+  policyWatch.reset();
   std::cout << "stopped" << std::endl;
   return kExitOk;
 }

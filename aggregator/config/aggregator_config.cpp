@@ -17,7 +17,8 @@ Result<AggregatorConfig> parseAggregatorConfig(std::string_view text, std::strin
                                                "server_cert",      "server_key",
                                                "client_cert_days", "audit_log",
                                                "threads",          "max_connections",
-                                               "request_timeout",  "max_connections_per_address"};
+                                               "request_timeout",  "max_connections_per_address",
+                                               "policy_dir",       "policy_poll_interval"};
   auto s =
       config::forEachSetting(text, fileName, kKeys, [&](const config::Setting& setting) -> Status {
         const std::string& key = setting.key;
@@ -75,6 +76,14 @@ Result<AggregatorConfig> parseAggregatorConfig(std::string_view text, std::strin
           const auto d = parseDuration(v);
           if (!d || d->count() < 1000) return setting.bad("a duration of at least 1s (like 30s)");
           config.requestTimeout = *d;
+        } else if (key == "policy_dir") {
+          if (v.empty() || v.front() != '/')
+            return setting.bad("an absolute directory path (the checkout of the fleet's policies)");
+          config.policyDir = v;
+        } else if (key == "policy_poll_interval") {
+          const auto d = parseDuration(v);
+          if (!d || d->count() < 100) return setting.bad("a duration of at least 100ms (like 10s)");
+          config.policyPollInterval = *d;
         }
         return {};
       });

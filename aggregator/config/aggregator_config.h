@@ -35,6 +35,10 @@ struct AggregatorConfig {
   // share it, so it is generous).
   unsigned maxConnectionsPerAddress = 512;
   std::chrono::milliseconds requestTimeout{std::chrono::seconds(30)};
+  // GitOps: the policies in this directory are applied whenever its files change (a git pull
+  // there); empty: only `policy apply` changes them.
+  std::string policyDir;
+  std::chrono::milliseconds policyPollInterval{std::chrono::seconds(10)};
 };
 
 Result<AggregatorConfig> loadAggregatorConfig(const std::string& path, bool required);

@@ -1,6 +1,8 @@
 // Fleet policies end to end: `driftwatch-aggregator policy ...` against a real data directory,
 // with the policies in a real git checkout.
 
+#include <cstdio>
+
 #include <doctest/doctest.h>
 
 #include "tests/e2e/fleet_harness.h"
@@ -75,4 +77,41 @@ TEST_CASE("fleet: policies applied from a git checkout, with history, diff and c
   CHECK(agg.admin({"policy", "show", "nope"}).exitCode == 1);
   // Each applied version is in the audit trail.
   CHECK(agg.audit("policy_applied").size() == 3);
+}
+
+TEST_CASE("fleet: a watched policy directory is applied when it changes, all or nothing") {
+  TempDir work;
+  Aggregator agg(work);
+  work.mkdir("policies");
+  work.write("agg/aggregator.yaml", "data_dir: " + agg.dataDir() + "\npolicy_dir: " +
+                                        work.at("policies") + "\npolicy_poll_interval: 100ms\n");
+  work.write("policies/web.yaml",
+             "name: web\nselector: {role: web}\nsysctl: {vm.swappiness: \"10\"}\n");
+  agg.start();
+  INFO("serve stderr: " << agg.stderrText());
+  const auto versionOf = [&](const std::string& name) -> long long {
+    for (const auto& p : agg.adminJson({"policy", "list"})) {
+      if (p["name"] == name) return p["version"].get<long long>();
+    }
+    return 0;
+  };
+  REQUIRE(waitFor([&] { return versionOf("web") == 1; }));
+  const auto history = agg.adminJson({"policy", "history", "web"});
+  CHECK(history[0]["applied_by"] == "policy_dir");
+  CHECK(history[0]["message"].get<std::string>().find(work.at("policies")) != std::string::npos);
+
+  // A pull that brings a conflict: refused as a whole, audited, the stored version stays.
+  work.write("policies/all.yaml", "name: all\nsysctl: {vm.swappiness: \"60\"}\n");
+  work.write("policies/web.yaml",
+             "name: web\nselector: {role: web}\nsysctl: {vm.swappiness: \"1\"}\n");
+  REQUIRE(waitFor([&] { return !agg.audit("policy_refused").empty(); }));
+  CHECK(agg.audit("policy_refused")[0]["detail"].get<std::string>().find("conflict") !=
+        std::string::npos);
+  CHECK(versionOf("web") == 1);
+  CHECK(versionOf("all") == 0);
+
+  // The fix: both apply.
+  work.write("policies/all.yaml", "name: all\nsysctl: {vm.swappiness: \"1\"}\n");
+  REQUIRE(waitFor([&] { return versionOf("all") == 1 && versionOf("web") == 2; }));
+  CHECK(agg.audit("policy_refused").size() == 1);  // refused once, not at every look
 }

@@ -37,6 +37,8 @@ TEST_CASE("the shipped aggregator.yaml parses with every setting switched on") {
   CHECK(c->threads == defaults.threads);
   CHECK(c->maxConnections == defaults.maxConnections);
   CHECK(c->maxConnectionsPerAddress == defaults.maxConnectionsPerAddress);
+  CHECK(c->policyDir == "/srv/driftwatch/policies");
+  CHECK(c->policyPollInterval == defaults.policyPollInterval);
   CHECK(c->requestTimeout == defaults.requestTimeout);
   CHECK(c->serverNames == std::vector<std::string>{"fleet.example.net"});
   CHECK(c->caCert == "/etc/driftwatch/pki/ca.crt");
@@ -76,6 +78,8 @@ audit_log: /var/log/dw-audit.jsonl
 threads: 8
 max_connections: 100
 request_timeout: 2m
+policy_dir: /srv/policies
+policy_poll_interval: 30s
 )",
                                  "agg.yaml");
   REQUIRE(c.ok());
@@ -92,6 +96,8 @@ request_timeout: 2m
   CHECK(c->threads == 8u);
   CHECK(c->maxConnections == 100u);
   CHECK(c->requestTimeout == 2min);
+  CHECK(c->policyDir == "/srv/policies");
+  CHECK(c->policyPollInterval == 30s);
 
   // One server name may be given without a list.
   auto one = parseAggregatorConfig("server_names: agg.example.org\n", "agg.yaml");
@@ -159,6 +165,8 @@ TEST_CASE("aggregator values out of range are errors naming the key") {
   CHECK(contains(errorOf("max_connections: 1000001\n"), "max_connections"));
   CHECK(contains(errorOf("request_timeout: 500ms\n"), "at least 1s"));
   CHECK(contains(errorOf("request_timeout: soon\n"), "request_timeout"));
+  CHECK(contains(errorOf("policy_dir: policies\n"), "an absolute directory path"));
+  CHECK(contains(errorOf("policy_poll_interval: 10ms\n"), "at least 100ms"));
   CHECK(contains(errorOf("server_names: [\"a b\"]\n"), "server_names"));
   CHECK(contains(errorOf("server_names: [\"a,b\"]\n"), "DNS names or IP addresses"));
   CHECK(contains(errorOf("server_names: [\"\"]\n"), "server_names"));
