@@ -1,6 +1,7 @@
 #include "agent/transport/https_client.h"
 
 #include <atomic>
+#include <chrono>
 #include <optional>
 #include <utility>
 
@@ -181,6 +182,12 @@ class HttpsClient::Impl {
     req.set(http::field::host, options_.host);
     req.set(http::field::user_agent, options_.userAgent);
     req.set(http::field::content_type, contentType);
+    // The agent's clock when it sends, so the aggregator can measure this host's clock skew
+    // (batches are signed when built, and a retry sends old bytes: their own time says little).
+    req.set("Driftwatch-Sent-At",
+            std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count()));
     req.keep_alive(true);
     req.body() = std::string(body);
     req.prepare_payload();

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <optional>
 
 #include <nlohmann/json.hpp>
@@ -29,6 +30,15 @@ namespace {
 
 using json = nlohmann::ordered_json;
 
+// "+1.2s" (the host's clock is ahead), "-0.3s", "-" before its first report.
+std::string skewText(const std::optional<int64_t>& ms) {
+  if (!ms) return "-";
+  const int64_t tenths = (*ms >= 0 ? *ms + 50 : *ms - 50) / 100;
+  const int64_t mag = tenths < 0 ? -tenths : tenths;
+  return std::string(*ms < 0 ? "-" : "+") + std::to_string(mag / 10) + "." +
+         std::to_string(mag % 10) + "s";
+}
+
 json hostJson(const HostRecord& h) {
   return json{{"id", h.id},
               {"name", h.name},
@@ -42,6 +52,7 @@ json hostJson(const HostRecord& h) {
               {"state_digest", hexOf(h.stateDigest)},
               {"snapshot_in_progress", h.snapshotNext.has_value()},
               {"revoked_at", h.revokedAt ? json(utc(*h.revokedAt)) : json(nullptr)},
+              {"clock_skew_ms", h.clockSkewMs ? json(*h.clockSkewMs) : json(nullptr)},
               {"cert_fingerprint", h.certFingerprint}};
 }
 
@@ -192,13 +203,13 @@ int runHostsList(const CommonArgs& args) {
     return kExitOk;
   }
   std::vector<std::vector<std::string>> rows = {
-      {"HOST", "NAME", "LABELS", "LAST REPORT", "SEQ", "RESOURCES", "STATE DIGEST"}};
+      {"HOST", "NAME", "LABELS", "LAST REPORT", "CLOCK", "SEQ", "RESOURCES", "STATE DIGEST"}};
   for (const auto& h : *hosts) {
     const std::string digest = hexOf(h.stateDigest);
     rows.push_back({h.id, h.name, model::labelsText(h.labels),
                     h.revokedAt ? "revoked " + utc(*h.revokedAt) : utcMs(h.lastSeen),
-                    std::to_string(h.lastSeq), std::to_string(h.resourceCount),
-                    digest.empty() ? "-" : digest.substr(0, 16)});
+                    skewText(h.clockSkewMs), std::to_string(h.lastSeq),
+                    std::to_string(h.resourceCount), digest.empty() ? "-" : digest.substr(0, 16)});
   }
   printTable(rows);
   return kExitOk;
@@ -292,6 +303,70 @@ int runAuditList(const HostArgs& args) {
     std::cout << utcMs(r.at) << "  " << r.event << "  " << (r.host.empty() ? "-" : r.host) << "  "
               << r.peer << "  " << r.detail << "\n";
   }
+  return kExitOk;
+}
+
+int runHostsGaps(const HostArgs& args) {
+  if (auto s = checkFormat(args.common); !s.ok()) return fail(s.error());
+  auto config = loadConfig(args.common);
+  if (!config.ok()) return fail(config.error());
+  auto store = openExisting(*config);
+  if (!store.ok()) return fail(store.error());
+  auto host = store->host(args.host);
+  if (!host.ok()) return fail(host.error());
+  if (!*host)
+    return fail("no host " + displaySafe(args.host) + " (see `driftwatch-aggregator hosts list`)");
+  auto events = store->coverage(args.host);
+  if (!events.ok()) return fail(events.error());
+  // One entry per gap: its opening event, and its closing one when it came. The payloads are
+  // the agent's JSON: read defensively, shown escaped.
+  struct Gap {
+    std::string id, kind, scope, detail, startedAt, endedAt;
+  };
+  std::vector<Gap> gaps;
+  std::map<std::string, size_t> byId;
+  const auto field = [](const json& j, const char* key) {
+    const auto it = j.find(key);
+    return it != j.end() && it->is_string() ? displaySafe(it->get<std::string>()) : std::string();
+  };
+  for (const auto& e : *events) {
+    json payload = json::parse(e.payload, nullptr, false);
+    if (payload.is_discarded() || !payload.is_object()) continue;
+    auto [it, fresh] = byId.emplace(e.gap, gaps.size());
+    if (fresh) gaps.push_back({displaySafe(e.gap), "", "", "", "", ""});
+    Gap& g = gaps[it->second];
+    if (payload.contains("kind")) {
+      g.kind = field(payload, "kind");
+      g.scope = field(payload, "scope");
+      g.detail = field(payload, "detail");
+      g.startedAt = field(payload, "started_at");
+    }
+    if (payload.contains("ended_at")) g.endedAt = field(payload, "ended_at");
+  }
+  if (args.common.format == "json") {
+    json out = json::array();
+    for (const auto& g : gaps) {
+      out.push_back({{"gap", g.id},
+                     {"kind", g.kind},
+                     {"scope", g.scope},
+                     {"detail", g.detail},
+                     {"started_at", g.startedAt},
+                     {"ended_at", g.endedAt.empty() ? json(nullptr) : json(g.endedAt)}});
+    }
+    std::cout << out.dump(2) << "\n";
+    return kExitOk;
+  }
+  if (gaps.empty()) {
+    std::cout << "no coverage gaps reported by " << displaySafe(args.host) << "\n";
+    return kExitOk;
+  }
+  std::vector<std::vector<std::string>> rows = {
+      {"GAP", "KIND", "SCOPE", "STARTED", "ENDED", "DETAIL"}};
+  for (const auto& g : gaps) {
+    rows.push_back(
+        {g.id, g.kind, g.scope, g.startedAt, g.endedAt.empty() ? "open" : g.endedAt, g.detail});
+  }
+  printTable(rows);
   return kExitOk;
 }
 

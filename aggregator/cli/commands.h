@@ -52,6 +52,7 @@ int runTokenList(const CommonArgs& args);
 int runHostsList(const CommonArgs& args);
 int runHostsRevoke(const HostArgs& args);
 int runHostsHistory(const HostArgs& args);
+int runHostsGaps(const HostArgs& args);
 int runCaFingerprint(const CommonArgs& args);
 int runAuditList(const HostArgs& args);
 int runPolicyApply(const PolicyArgs& args);

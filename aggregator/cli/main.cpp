@@ -84,6 +84,12 @@ int main(int argc, char** argv) {
   historyCmd->add_option("--resource", history.resource, "Only this resource (file:/etc/motd)");
   historyCmd->add_option("--limit", history.limit, "The newest N changes")->capture_default_str();
 
+  HostArgs gaps;
+  auto* gapsCmd = hostsCmd->add_subcommand(
+      "gaps", "Show the coverage gaps a host reported: when and where it could not watch");
+  addCommon(*gapsCmd, gaps.common, true);
+  gapsCmd->add_option("host", gaps.host, "Host id (see hosts list)")->required();
+
   auto* caCmd = app.add_subcommand("ca", "The fleet CA");
   caCmd->require_subcommand(1);
   CommonArgs caArgs;
@@ -147,6 +153,7 @@ int main(int argc, char** argv) {
     if (*hostsListCmd) return runHostsList(hostsList);
     if (*revokeCmd) return runHostsRevoke(revoke);
     if (*historyCmd) return runHostsHistory(history);
+    if (*gapsCmd) return runHostsGaps(gaps);
     if (*fingerprintCmd) return runCaFingerprint(caArgs);
     if (*auditCmd) return runAuditList(audit);
     if (*policyApplyCmd) return runPolicyApply(policyApply);

@@ -44,6 +44,18 @@ using asio::use_awaitable;
 namespace {
 
 constexpr size_t kHeaderLimit = 16 * 1024;
+// A Driftwatch-Sent-At header: unix milliseconds, plausible (after 2020, before 2200).
+std::optional<int64_t> parseSentAt(std::string_view text) {
+  if (text.empty() || text.size() > 15) return std::nullopt;
+  int64_t v = 0;
+  for (const char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + (c - '0');
+  }
+  if (v < 1'577'836'800'000 || v > 7'258'118'400'000) return std::nullopt;
+  return v;
+}
+
 // The answer to a plaintext HTTP request, so that a misconfigured client says why it failed.
 std::string plaintextRefusal() {
   constexpr std::string_view body = "This port speaks HTTPS only: use https:// to reach it.\n";
@@ -306,9 +318,16 @@ class HttpsServer::Impl {
       } else {
         auto req = parser.release();
         keepAlive = req.keep_alive();
-        HttpRequest request{std::string(req.method_string()), target,
-                            std::string(req[http::field::content_type]), std::move(req.body()),
-                            identity};
+        HttpRequest request;
+        request.method = std::string(req.method_string());
+        request.target = target;
+        request.contentType = std::string(req[http::field::content_type]);
+        request.body = std::move(req.body());
+        request.peer = identity;
+        request.receivedAtMs = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count();
+        request.clientSentAtMs = parseSentAt(req["Driftwatch-Sent-At"]);
         auto work = [this, request = std::move(request)]() -> HttpResponse {
           try {
             return handler_.handle(request);

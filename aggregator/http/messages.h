@@ -2,6 +2,8 @@
 // Requests and responses as the aggregator's handlers see them: plain values, so that every
 // handler can be tested without a socket, and so that Beast stays inside the server module.
 
+#include <cstdint>
+#include <optional>
 #include <string>
 
 namespace driftwatch::aggregator {
@@ -20,6 +22,10 @@ struct HttpRequest {
   std::string contentType;
   std::string body;
   PeerIdentity peer;
+  // The client's clock when it sent the request (Driftwatch-Sent-At, unix ms), and ours when
+  // it arrived: the difference estimates the client's clock skew.
+  std::optional<int64_t> clientSentAtMs;
+  int64_t receivedAtMs = 0;
 };
 
 struct HttpResponse {

@@ -259,6 +259,9 @@ HttpResponse ReportProcessor::handle(const HttpRequest& request) {
   h.lastDigest = digestBytes;
   h.stateDigest = stateDigest.bytes();
   h.agentVersion = batch->agentVersion;
+  // Sent-at is the client's clock at sending (not the batch's build time: a retry sends old
+  // bytes); the transit time makes this a slight underestimate of a clock that runs ahead.
+  if (request.clientSentAtMs) h.clockSkewMs = *request.clientSentAtMs - request.receivedAtMs;
   if (auto s = store_.advanceChain(h); !s.ok()) return failed(s.error());
   if (auto s = tx->commit(); !s.ok()) return failed(s.error());
   return answer(wire::ReportStatus::kAccepted, h);

@@ -105,12 +105,17 @@ CREATE TABLE policy_versions (
   PRIMARY KEY (name, version)
 ) WITHOUT ROWID;
 )sql",
+    // Each host's clock skew (its clock minus ours, ms), measured on every accepted report.
+    R"sql(
+ALTER TABLE hosts ADD COLUMN clock_skew_ms INTEGER;
+)sql",
 };
 
 constexpr std::string_view kHostColumns =
     "h.id, h.name, h.labels, h.public_key, h.cert_fingerprint, h.enrolled_at, h.last_seen, "
     "h.agent_version, h.last_address, h.last_seq, h.last_digest, h.state_digest, "
-    "h.snapshot_next, h.revoked_at, (SELECT count(*) FROM resources r WHERE r.host = h.id)";
+    "h.snapshot_next, h.revoked_at, (SELECT count(*) FROM resources r WHERE r.host = h.id), "
+    "h.clock_skew_ms";
 
 HostRecord readHost(const sqlite::Statement& s) {
   HostRecord h;
@@ -129,6 +134,7 @@ HostRecord readHost(const sqlite::Statement& s) {
   if (!s.isNull(12)) h.snapshotNext = s.columnInt(12);
   if (!s.isNull(13)) h.revokedAt = s.columnInt(13);
   h.resourceCount = s.columnInt(14);
+  if (!s.isNull(15)) h.clockSkewMs = s.columnInt(15);
   return h;
 }
 
@@ -298,7 +304,7 @@ Status FleetStore::touchHost(std::string_view id, int64_t lastSeen,
 Status FleetStore::advanceChain(const HostRecord& h) const {
   auto stmt = cached(
       "UPDATE hosts SET last_seq = ?, last_digest = ?, state_digest = ?, snapshot_next = ?, "
-      "agent_version = ?, last_seen = ?, last_address = ? WHERE id = ?");
+      "agent_version = ?, last_seen = ?, last_address = ?, clock_skew_ms = ? WHERE id = ?");
   if (!stmt.ok()) return stmt.error();
   auto& s = **stmt;
   s.bind(1, static_cast<int64_t>(h.lastSeq)).bindBlob(2, h.lastDigest).bindBlob(3, h.stateDigest);
@@ -307,7 +313,13 @@ Status FleetStore::advanceChain(const HostRecord& h) const {
   } else {
     s.bindNull(4);
   }
-  return s.bind(5, h.agentVersion).bind(6, h.lastSeen).bind(7, h.lastAddress).bind(8, h.id).run();
+  s.bind(5, h.agentVersion).bind(6, h.lastSeen).bind(7, h.lastAddress);
+  if (h.clockSkewMs) {
+    s.bind(8, *h.clockSkewMs);
+  } else {
+    s.bindNull(8);
+  }
+  return s.bind(9, h.id).run();
 }
 
 // ---- actual state ------------------------------------------------------------------------
@@ -568,6 +580,19 @@ Result<std::vector<PolicyVersion>> FleetStore::policyHistory(std::string_view na
   std::vector<PolicyVersion> out;
   while (stmt->step())
     out.push_back(policyVersionFrom(*stmt));
+  if (!stmt->status().ok()) return stmt->status().error();
+  return out;
+}
+
+Result<std::vector<CoverageRecord>> FleetStore::coverage(std::string_view host) const {
+  auto stmt = db_.prepare("SELECT gap, payload, at, seq FROM coverage WHERE host = ? ORDER BY id");
+  if (!stmt.ok()) return stmt.error();
+  stmt->bind(1, host);
+  std::vector<CoverageRecord> out;
+  while (stmt->step()) {
+    out.push_back({stmt->columnText(0), stmt->columnText(1), stmt->columnInt(2),
+                   static_cast<uint64_t>(stmt->columnInt(3))});
+  }
   if (!stmt->status().ok()) return stmt->status().error();
   return out;
 }

@@ -49,6 +49,7 @@ struct HostRecord {
   std::optional<int64_t> snapshotNext;  // next part of a snapshot being staged
   std::optional<int64_t> revokedAt;
   int64_t resourceCount = 0;
+  std::optional<int64_t> clockSkewMs;  // the host's clock minus ours; unknown before a report
 };
 
 struct StoredState {
@@ -63,6 +64,15 @@ struct HistoryRow {
   int64_t observedAt = 0;  // agent clock, ms
   uint64_t seq = 0;
   int64_t recordedAt = 0;  // aggregator clock, ms
+};
+
+// One coverage event an agent reported: a gap opened (kind, scope, detail, started_at) or
+// closed (ended_at), as the JSON the agent sent.
+struct CoverageRecord {
+  std::string gap;  // the agent's gap id
+  std::string payload;
+  int64_t at = 0;  // agent clock, ms
+  uint64_t seq = 0;
 };
 
 // One applied version of a fleet policy, as it was applied.
@@ -142,6 +152,7 @@ class FleetStore {
   Result<int64_t> batchCount(std::string_view host) const;
   Status addCoverage(std::string_view host, std::string_view gap, std::string_view payload,
                      int64_t at, uint64_t seq) const;
+  Result<std::vector<CoverageRecord>> coverage(std::string_view host) const;
 
   // ---- fleet policies ----
   Status addPolicyVersion(const PolicyVersion& version) const;

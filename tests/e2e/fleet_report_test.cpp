@@ -2,6 +2,7 @@
 // mutual TLS, through revocation and through the aggregator being killed.
 
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 
 #include <doctest/doctest.h>
@@ -87,6 +88,25 @@ TEST_CASE("fleet: the first report is a snapshot, later changes arrive as deltas
         std::vector<std::string>{states["file:/etc/hosts"][0], "absent"});
   // The agent dropped what was acknowledged.
   CHECK(agentStatus(work.at("state"))["outbox"]["pending"] == 0);
+  // Same machine, same clock: the measured skew is a few ms at most.
+  REQUIRE(host["clock_skew_ms"].is_number());
+  CHECK(std::abs(host["clock_skew_ms"].get<int64_t>()) < 2000);
+
+  // The time the agent was stopped is a coverage gap the aggregator shows for the host.
+  CHECK(agg.adminJson({"hosts", "gaps", hostId}).empty());
+  daemon.signal(SIGTERM);
+  REQUIRE(daemon.wait(std::chrono::seconds(30)) == 0);
+  daemon.start();
+  REQUIRE(waitFor([&] {
+    const auto gaps = agg.adminJson({"hosts", "gaps", hostId});
+    return gaps.size() == 1 && !gaps[0]["ended_at"].is_null();
+  }));
+  const auto gap = agg.adminJson({"hosts", "gaps", hostId})[0];
+  CHECK(gap["kind"] == "restart");
+  CHECK(gap["detail"] == "the agent was stopped");
+  CHECK(gap["started_at"] != "");
+  const auto text = agg.admin({"hosts", "gaps", hostId});
+  CHECK(text.out.find("restart") != std::string::npos);
 }
 
 TEST_CASE("fleet: a revoked host is refused at once and the refusal is audited") {

@@ -64,7 +64,8 @@ struct Enrollment {
 
   HttpResponse handle(const std::string& body) {
     return service->handle(HttpRequest{"POST", "/v1/enroll", kProtobufType, body,
-                                       PeerIdentity{"10.0.0.7:40000", false, "", ""}});
+                                       PeerIdentity{"10.0.0.7:40000", false, "", ""}, std::nullopt,
+                                       0});
   }
 
   std::vector<HostRecord> hosts() const {

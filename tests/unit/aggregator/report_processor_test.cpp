@@ -134,8 +134,10 @@ struct Fleet {
     return PeerIdentity{"127.0.0.1:51234", true, agent.hostId, agent.key->publicKey()};
   }
 
-  HttpResponse send(const std::string& body, const PeerIdentity& peer) {
-    return processor->handle(HttpRequest{"POST", "/v1/report", kProtobufType, body, peer});
+  HttpResponse send(const std::string& body, const PeerIdentity& peer,
+                    std::optional<int64_t> sentAt = std::nullopt, int64_t receivedAt = 0) {
+    return processor->handle(
+        HttpRequest{"POST", "/v1/report", kProtobufType, body, peer, sentAt, receivedAt});
   }
 
   wire::ReportResponse report(const TestAgent& agent, const std::string& body,
@@ -626,4 +628,22 @@ TEST_CASE("reports that fail authentication are refused, audited, and store noth
   CHECK(trail.back().host == expectedHost);
   CHECK(trail.back().peer == "127.0.0.1:51234");
   CHECK(trail.back().detail.find(expectedAudit) != std::string::npos);
+}
+
+TEST_CASE("each accepted report measures the host's clock skew from when it was sent") {
+  Fleet fleet;
+  TestAgent agent = fleet.enroll("web-01-3fa2c1");
+  CHECK_FALSE(fleet.host(agent.hostId).clockSkewMs.has_value());
+  const int64_t arrived = 1'800'000'000'000;
+  const HttpResponse ahead =
+      fleet.send(agent.snapshot(kInitial, 100)[0], Fleet::peerOf(agent), arrived + 1500, arrived);
+  REQUIRE(ahead.status == 200);
+  CHECK(fleet.host(agent.hostId).clockSkewMs == 1500);
+  const HttpResponse behind =
+      fleet.send(agent.delta({}), Fleet::peerOf(agent), arrived - 250, arrived);
+  REQUIRE(behind.status == 200);
+  CHECK(fleet.host(agent.hostId).clockSkewMs == -250);
+  // A client that does not say when it sent leaves the last measurement.
+  REQUIRE(fleet.send(agent.delta({}), Fleet::peerOf(agent)).status == 200);
+  CHECK(fleet.host(agent.hostId).clockSkewMs == -250);
 }
