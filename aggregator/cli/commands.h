@@ -10,6 +10,7 @@ namespace driftwatch::aggregator {
 
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitError = 1;
+inline constexpr int kExitWarnings = 2;
 
 struct CommonArgs {
   std::string config;   // empty: the default path, which may be absent
@@ -44,6 +45,7 @@ struct PolicyArgs {
   long long version = 0;           // show: 0 for the newest
   long long from = 0;              // diff: 0 for the one before `to`
   long long to = 0;                // diff: 0 for the newest
+  std::string root;                // lint: measure ignore patterns on this tree
 };
 
 int runServe(const ServeArgs& args);
@@ -60,5 +62,7 @@ int runPolicyList(const CommonArgs& args);
 int runPolicyShow(const PolicyArgs& args);
 int runPolicyHistory(const PolicyArgs& args);
 int runPolicyDiff(const PolicyArgs& args);
+// Exit codes: 0 no warning, 2 warnings, 1 error.
+int runPolicyLint(const PolicyArgs& args);
 
 }  // namespace driftwatch::aggregator

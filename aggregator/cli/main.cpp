@@ -124,6 +124,13 @@ int main(int argc, char** argv) {
       policyCmd->add_subcommand("history", "Every version of a policy: who, when, why, commit");
   addCommon(*policyHistoryCmd, policyHistory.common, true);
   policyHistoryCmd->add_option("name", policyHistory.name, "Policy name")->required();
+  PolicyArgs policyLint;
+  auto* policyLintCmd = policyCmd->add_subcommand(
+      "lint", "Warn about policies that defeat themselves (ignore patterns hiding most of a tree)");
+  addCommon(*policyLintCmd, policyLint.common, true);
+  policyLintCmd->add_option("path", policyLint.paths, "Policy files or directories")->required();
+  policyLintCmd->add_option("--root", policyLint.root,
+                            "Measure what the ignore patterns hide on the tree under DIR ('/')");
   PolicyArgs policyDiff;
   auto* policyDiffCmd =
       policyCmd->add_subcommand("diff", "What changed between two versions of a policy");
@@ -161,6 +168,7 @@ int main(int argc, char** argv) {
     if (*policyShowCmd) return runPolicyShow(policyShow);
     if (*policyHistoryCmd) return runPolicyHistory(policyHistory);
     if (*policyDiffCmd) return runPolicyDiff(policyDiff);
+    if (*policyLintCmd) return runPolicyLint(policyLint);
   } catch (const std::exception& e) {
     std::cerr << "driftwatch-aggregator: internal error: " << e.what() << "\n";
     return kExitError;

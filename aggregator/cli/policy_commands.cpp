@@ -12,6 +12,7 @@
 #include "aggregator/cli/commands.h"
 #include "aggregator/policy/line_diff.h"
 #include "aggregator/policy/policy_apply.h"
+#include "aggregator/policy/policy_lint.h"
 #include "aggregator/policy/policy_source.h"
 #include "common/base/escape.h"
 #include "common/policy/policy.h"
@@ -221,6 +222,38 @@ int runPolicyDiff(const PolicyArgs& args) {
             << (diff->empty() ? "(the policy text is the same)\n" : safeLines(*diff))
             << baselineNote;
   return kExitOk;
+}
+
+int runPolicyLint(const PolicyArgs& args) {
+  if (auto s = checkFormat(args.common); !s.ok()) return fail(s.error());
+  auto sources = readPolicySources(args.paths);
+  if (!sources.ok()) return fail(sources.error());
+  LintOptions options;
+  options.root = args.root;
+  std::vector<LintWarning> warnings;
+  for (const auto& src : *sources) {
+    auto parsed = policy::parsePolicy(src.text, src.path);
+    if (!parsed.ok()) return fail(parsed.error());
+    for (auto& w : lintPolicy(*parsed, options))
+      warnings.push_back(std::move(w));
+  }
+  if (args.common.format == "json") {
+    json out = json::array();
+    for (const auto& w : warnings) {
+      out.push_back({{"file", w.where.file},
+                     {"line", w.where.line},
+                     {"column", w.where.column},
+                     {"field", w.where.field},
+                     {"policy", w.where.policy},
+                     {"message", w.message}});
+    }
+    std::cout << out.dump(2) << "\n";
+  } else {
+    for (const auto& w : warnings)
+      std::cout << "warning: " << safeLines(w.str()) << "\n";
+    if (warnings.empty()) std::cout << "no warnings\n";
+  }
+  return warnings.empty() ? kExitOk : kExitWarnings;
 }
 
 }  // namespace driftwatch::aggregator
