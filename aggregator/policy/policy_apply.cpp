@@ -87,8 +87,9 @@ Result<std::vector<ApplyOutcome>> applyPolicies(const FleetStore& store, AuditLo
     if (givenAt.contains(v.name)) continue;
     auto p = policy::parsePolicy(v.text, v.source);
     if (!p.ok()) {
-      // Stored versions were valid when applied; a newer parser may disagree. Say so, but do
-      // not let one old policy block every other change.
+      // Stored versions were valid when applied; a newer parser may disagree. Then nothing
+      // can be checked against it for conflicts, so nothing is applied until a fixed version
+      // of it is (given in the same apply, it replaces the stored one and is not read).
       problems.push_back("stored policy '" + v.name + "' version " + std::to_string(v.version) +
                          " no longer parses: " + p.error().describe() +
                          " (apply a fixed version of it)");
