@@ -73,7 +73,9 @@ int runServe(const ServeArgs& args) {
   audit->setEcho(true);
   EnrollmentService enrollment(*store, *audit, identity->ca, config->clientCertDays);
   ReportProcessor reports(*store, *audit);
-  FleetApi api(*store, *audit, enrollment, reports);
+  auto gate = ReportGate::open(config->dataDir);
+  if (!gate.ok()) return fail(gate.error());
+  FleetApi api(*store, *audit, enrollment, reports, &*gate);
 
   HttpsServerOptions options;
   options.listen = *listen;

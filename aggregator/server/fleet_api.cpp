@@ -17,8 +17,10 @@ std::string_view pathOf(std::string_view target) {
 }  // namespace
 
 size_t FleetApi::bodyLimit(std::string_view target, const PeerIdentity& peer) const {
-  // Only an authenticated agent may send a large body.
-  if (pathOf(target) == "/v1/report" && peer.hasCert) return wire::kMaxBodyBytes;
+  // Only an enrolled, unrevoked agent may send a large body.
+  if (pathOf(target) == "/v1/report" && peer.hasCert &&
+      (gate_ == nullptr || gate_->mayReport(peer.certHostId, peer.certPublicKey)))
+    return wire::kMaxBodyBytes;
   return wire::kMaxEnrollBytes;
 }
 

@@ -1,7 +1,7 @@
 #pragma once
 // The aggregator's endpoints: routes requests from the HTTPS server to the enrollment service
 // and the report processor, sizes what each endpoint may receive, and audits refused
-// connections. Runs on the store thread.
+// connections. Runs on the store thread, but for bodyLimit (network threads).
 //
 //   POST /v1/enroll   server-authenticated TLS; an EnrollRequest of at most 64 KiB
 //   POST /v1/report   mutual TLS; a SignedBatch of at most 16 MiB
@@ -11,14 +11,16 @@
 #include "aggregator/enroll/enrollment.h"
 #include "aggregator/http/https_server.h"
 #include "aggregator/report/report_processor.h"
+#include "aggregator/server/report_gate.h"
 
 namespace driftwatch::aggregator {
 
 class FleetApi : public RequestHandler {
  public:
+  // `gate`: who may send a large report; without one, any client certificate of the fleet CA.
   FleetApi(FleetStore& store, AuditLog& audit, EnrollmentService& enrollment,
-           ReportProcessor& reports)
-      : store_(store), audit_(audit), enrollment_(enrollment), reports_(reports) {}
+           ReportProcessor& reports, ReportGate* gate = nullptr)
+      : store_(store), audit_(audit), enrollment_(enrollment), reports_(reports), gate_(gate) {}
 
   size_t bodyLimit(std::string_view target, const PeerIdentity& peer) const override;
   HttpResponse handle(const HttpRequest& request) override;
@@ -29,6 +31,7 @@ class FleetApi : public RequestHandler {
   AuditLog& audit_;
   EnrollmentService& enrollment_;
   ReportProcessor& reports_;
+  ReportGate* gate_;
 };
 
 }  // namespace driftwatch::aggregator

@@ -121,10 +121,20 @@ TEST_CASE("fleet: a revoked host is refused at once and the refusal is audited")
   const std::string hostId = agentStatus(work.at("state"))["uplink"]["host_id"];
   const auto before = agg.host(hostId);
 
+  // An enrolled host may send large bodies (this one is garbage: read, then refused)...
+  RawReporter raw(work.at("state"));
+  const std::string large(100 * 1024, 'x');
+  const auto beforeRevoke = raw.tryPost(large);
+  REQUIRE(beforeRevoke.ok());
+  CHECK(beforeRevoke->status == 400);
+
   const auto revoked = agg.admin({"hosts", "revoke", hostId});
   INFO("revoke: " << revoked.out << revoked.err);
   REQUIRE(revoked.exitCode == 0);
   CHECK(agg.admin({"hosts", "revoke", "no-such-host"}).exitCode != 0);
+  // ...a revoked one may not: its body is refused from the header, before it is read.
+  const auto afterRevoke = raw.tryPost(large);
+  CHECK((!afterRevoke.ok() || afterRevoke->status == 413));
 
   work.write("root/etc/motd", "after the revocation\n");
   REQUIRE(waitFor([&] {
