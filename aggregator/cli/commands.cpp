@@ -1,5 +1,6 @@
 #include "aggregator/cli/commands.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -265,7 +266,10 @@ int runHostsHistory(const HostArgs& args) {
     return kExitOk;
   }
   for (const auto& r : *rows) {
-    std::cout << utcMs(r.observedAt) << "  #" << r.seq << "  " << r.resource << "  " << r.state
+    // The state's fields are tab-separated; spaces keep the line readable in a terminal.
+    std::string state = r.state;
+    std::replace(state.begin(), state.end(), '\t', ' ');
+    std::cout << utcMs(r.observedAt) << "  #" << r.seq << "  " << r.resource << "  " << state
               << "\n";
   }
   return kExitOk;
