@@ -10,6 +10,7 @@
 #include "common/crypto/signing.h"
 #include "common/wire/codec.h"
 #include "tests/support/temp_dir.h"
+#include "tests/unit/aggregator/store_fixture.h"
 
 using namespace driftwatch;
 using namespace driftwatch::aggregator;
@@ -41,14 +42,8 @@ std::string enrollBody(std::string_view token, const crypto::Ed25519Key& key) {
 }
 
 // A fleet store, its audit trail, a real fleet CA and the enrollment service over them.
-struct Enrollment {
+struct Enrollment : testing::StoreFixture {
   Enrollment() {
-    auto opened = FleetStore::open(dir.at("data"));
-    REQUIRE(opened.ok());
-    store.emplace(std::move(opened).value());
-    auto log = AuditLog::open(*store, dir.at("audit.log"));
-    REQUIRE(log.ok());
-    audit.emplace(std::move(log).value());
     auto created = crypto::createCa("driftwatch fleet CA", 3650);
     REQUIRE(created.ok());
     ca = *created;
@@ -88,9 +83,6 @@ struct Enrollment {
     return a->front();
   }
 
-  testing::TempDir dir;
-  std::optional<FleetStore> store;
-  std::optional<AuditLog> audit;
   crypto::KeyAndCert ca;
   std::optional<EnrollmentService> service;
 };

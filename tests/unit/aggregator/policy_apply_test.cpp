@@ -4,7 +4,7 @@
 
 #include "aggregator/policy/line_diff.h"
 #include "aggregator/policy/policy_source.h"
-#include "tests/support/temp_dir.h"
+#include "tests/unit/aggregator/store_fixture.h"
 
 using namespace driftwatch;
 using namespace driftwatch::aggregator;
@@ -12,17 +12,7 @@ using namespace driftwatch::aggregator;
 namespace {
 
 // A real fleet store and audit trail in a temporary data directory.
-struct Fleet {
-  Fleet() {
-    dir.mkdir("data");
-    auto opened = FleetStore::open(dir.at("data"));
-    REQUIRE(opened.ok());
-    store.emplace(std::move(opened).value());
-    auto log = AuditLog::open(*store, dir.at("audit.log"));
-    REQUIRE(log.ok());
-    audit.emplace(std::move(log).value());
-  }
-
+struct Fleet : testing::StoreFixture {
   Result<std::vector<ApplyOutcome>> apply(std::vector<std::string> files,
                                           const std::string& message = "") {
     std::vector<std::string> paths;
@@ -39,9 +29,6 @@ struct Fleet {
     return *v;
   }
 
-  testing::TempDir dir;
-  std::optional<FleetStore> store;
-  std::optional<AuditLog> audit;
   int64_t clock = 1'800'000'000;
 };
 

@@ -10,6 +10,7 @@
 #include "common/crypto/state_digest.h"
 #include "common/wire/codec.h"
 #include "tests/support/temp_dir.h"
+#include "tests/unit/aggregator/store_fixture.h"
 
 using namespace driftwatch;
 using namespace driftwatch::aggregator;
@@ -107,16 +108,8 @@ struct TestAgent {
 };
 
 // An aggregator's fleet store, audit trail and report processor in a temporary data directory.
-struct Fleet {
-  Fleet() {
-    auto opened = FleetStore::open(dir.at("data"));
-    REQUIRE(opened.ok());
-    store.emplace(std::move(opened).value());
-    auto log = AuditLog::open(*store, dir.at("audit.log"));
-    REQUIRE(log.ok());
-    audit.emplace(std::move(log).value());
-    processor.emplace(*store, *audit);
-  }
+struct Fleet : testing::StoreFixture {
+  Fleet() { processor.emplace(*store, *audit); }
 
   TestAgent enroll(const std::string& id) const {
     TestAgent agent{id, newKey(), {}, 0, {}};
@@ -184,9 +177,6 @@ struct Fleet {
     return *a;
   }
 
-  testing::TempDir dir;
-  std::optional<FleetStore> store;
-  std::optional<AuditLog> audit;
   std::optional<ReportProcessor> processor;
 };
 
