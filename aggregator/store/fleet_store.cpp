@@ -360,8 +360,14 @@ Status FleetStore::removeResource(std::string_view host, std::string_view resour
 Status FleetStore::forEachResource(
     std::string_view host,
     const std::function<void(const std::string&, const StoredState&)>& fn) const {
-  auto stmt = db_.prepare(
-      "SELECT resource, state, observed_at FROM resources WHERE host = ? ORDER BY resource");
+  return forEachIn("resources", host, fn);
+}
+
+Status FleetStore::forEachIn(
+    std::string_view table, std::string_view host,
+    const std::function<void(const std::string&, const StoredState&)>& fn) const {
+  auto stmt = db_.prepare("SELECT resource, state, observed_at FROM " + std::string(table) +
+                          " WHERE host = ? ORDER BY resource");
   if (!stmt.ok()) return stmt.error();
   stmt->bind(1, host);
   while (stmt->step())
@@ -423,13 +429,7 @@ Status FleetStore::stage(std::string_view host, std::string_view resource, std::
 Status FleetStore::forEachStaged(
     std::string_view host,
     const std::function<void(const std::string&, const StoredState&)>& fn) const {
-  auto stmt = db_.prepare(
-      "SELECT resource, state, observed_at FROM staging WHERE host = ? ORDER BY resource");
-  if (!stmt.ok()) return stmt.error();
-  stmt->bind(1, host);
-  while (stmt->step())
-    fn(stmt->columnText(0), StoredState{stmt->columnText(1), stmt->columnInt(2)});
-  return stmt->status();
+  return forEachIn("staging", host, fn);
 }
 
 // ---- batches and coverage ----------------------------------------------------------------

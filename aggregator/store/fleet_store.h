@@ -170,6 +170,9 @@ class FleetStore {
  private:
   explicit FleetStore(sqlite::Database db) : db_(std::move(db)) {}
   Result<sqlite::Statement*> cached(std::string_view sql) const;
+  // Resource states of a host from "resources" or "staging", by resource.
+  Status forEachIn(std::string_view table, std::string_view host,
+                   const std::function<void(const std::string&, const StoredState&)>& fn) const;
 
   sqlite::Database db_;
   mutable sqlite::StatementCache statements_;
