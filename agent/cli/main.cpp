@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 
 #include "agent/cli/commands.h"
+#include "common/cli/parse_args.h"
 #include "common/wire/codec.h"
 
 namespace {
@@ -141,19 +142,8 @@ int main(int argc, char** argv) {
     }
   }
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::cerr << "driftwatch-agent: error: " << e.what() << "\n"
-              << "Run with --help for usage.\n";
-    return kExitError;
-  }
+  if (auto code = driftwatch::cli::parseArgs(app, argc, argv, "driftwatch-agent", kExitError))
+    return *code;
 
   try {
     if (*runCmd) return runDaemonCommand(run);

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "aggregator/cli/commands.h"
+#include "common/cli/parse_args.h"
 #include "common/wire/codec.h"
 
 namespace {
@@ -139,19 +140,8 @@ int main(int argc, char** argv) {
   policyDiffCmd->add_option("--from", policyDiff.from, "Older version (default: before --to)");
   policyDiffCmd->add_option("--to", policyDiff.to, "Newer version (default: newest)");
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::cerr << "driftwatch-aggregator: error: " << e.what() << "\n"
-              << "Run with --help for usage.\n";
-    return kExitError;
-  }
+  if (auto code = driftwatch::cli::parseArgs(app, argc, argv, "driftwatch-aggregator", kExitError))
+    return *code;
 
   try {
     if (*serveCmd) return runServe(serve);
