@@ -11,8 +11,11 @@
 
 namespace driftwatch {
 
-Result<std::string> readRegularFile(const std::string& path, size_t maxBytes,
-                                    std::string_view what) {
+namespace {
+
+// Opens `path` for reading if it is a regular file within `maxBytes`; its size in `size`.
+Result<UniqueFd> openRegularFile(const std::string& path, size_t maxBytes, std::string_view what,
+                                 size_t& size) {
   const std::string verb = "cannot open the " + std::string(what);
   // O_NONBLOCK so that a FIFO given by mistake does not hang the open; cleared below.
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
@@ -30,7 +33,65 @@ Result<std::string> readRegularFile(const std::string& path, size_t maxBytes,
         path);
   }
   ::fcntl(fd.get(), F_SETFL, 0);
-  return readToEnd(fd.get(), static_cast<size_t>(st.st_size), maxBytes, path);
+  size = static_cast<size_t>(st.st_size);
+  return fd;
+}
+
+}  // namespace
+
+Result<std::string> readRegularFile(const std::string& path, size_t maxBytes,
+                                    std::string_view what) {
+  size_t size = 0;
+  auto fd = openRegularFile(path, maxBytes, what, size);
+  if (!fd.ok()) return fd.error();
+  return readToEnd(fd->get(), size, maxBytes, path);
+}
+
+Status forEachLineOfRegularFile(const std::string& path, size_t maxBytes, std::string_view what,
+                                const std::function<Status(std::string_view line)>& onLine,
+                                size_t maxLineBytes) {
+  size_t size = 0;
+  auto fd = openRegularFile(path, maxBytes, what, size);
+  if (!fd.ok()) return fd.error();
+  constexpr size_t kChunk = 256 * 1024;
+  std::string buffer;  // a partial line carried over, then the next chunk
+  size_t total = 0;
+  int lineNo = 0;
+  while (true) {
+    const size_t carried = buffer.size();
+    buffer.resize(carried + kChunk);
+    const ssize_t n = ::read(fd->get(), buffer.data() + carried, kChunk);
+    if (n < 0) {
+      buffer.resize(carried);
+      if (errno == EINTR) continue;
+      return osError(errno, "cannot read", path);
+    }
+    buffer.resize(carried + static_cast<size_t>(n));
+    total += static_cast<size_t>(n);
+    if (total > maxBytes) {
+      return makeError(ErrorCode::kInvalidInput,
+                       "larger than the limit of " + std::to_string(maxBytes) + " bytes", path);
+    }
+    const std::string_view text(buffer);
+    size_t start = 0;
+    for (size_t end = text.find('\n'); end != std::string_view::npos;
+         end = text.find('\n', start)) {
+      ++lineNo;
+      if (auto s = onLine(text.substr(start, end - start)); !s.ok()) return s;
+      start = end + 1;
+    }
+    buffer.erase(0, start);
+    if (n == 0) {
+      if (!buffer.empty()) return onLine(buffer);
+      return {};
+    }
+    if (buffer.size() > maxLineBytes) {
+      return makeError(ErrorCode::kInvalidInput,
+                       "line " + std::to_string(lineNo + 1) + " is longer than " +
+                           std::to_string(maxLineBytes) + " bytes",
+                       path);
+    }
+  }
 }
 
 Result<std::string> readToEnd(int fd, size_t sizeHint, size_t maxBytes, const std::string& path) {

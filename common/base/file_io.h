@@ -6,6 +6,7 @@
 // new file, never a torn one. Safe from any thread.
 
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -17,6 +18,13 @@ namespace driftwatch {
 
 Result<std::string> readRegularFile(const std::string& path, size_t maxBytes,
                                     std::string_view what = "file");
+
+// Calls `onLine` for each line of a regular file (without its '\n'; a last line without one
+// too), reading through a fixed buffer so that a large file is never held whole in memory.
+// Stops at the first error `onLine` returns. Lines longer than `maxLineBytes` are an error.
+Status forEachLineOfRegularFile(const std::string& path, size_t maxBytes, std::string_view what,
+                                const std::function<Status(std::string_view line)>& onLine,
+                                size_t maxLineBytes = size_t{1} << 20);
 
 // Reads an open file to its end; fails once more than maxBytes arrive (files grow).
 // `sizeHint` (from fstat) avoids re-allocation; `path` is only for messages.

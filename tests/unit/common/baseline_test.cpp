@@ -135,3 +135,29 @@ TEST_CASE("saving is atomic and the file loads back") {
   REQUIRE_FALSE(missing.ok());
   CHECK(missing.error().describe().find("nope.txt") != std::string::npos);
 }
+
+TEST_CASE("a large baseline file loads line by line like the same text parsed whole") {
+  testing::TempDir dir;
+  // About 1.5 MB: lines cross the reader's 256 KiB chunks; CRLF endings and no final newline.
+  std::string text = "@format\t1\r\n@policy\tp\n";
+  for (int i = 0; i < 20000; ++i) {
+    text += "file:/srv/data/" + std::string(40, 'x') + std::to_string(i) +
+            "\ttype=file\tmode=0644\towner=0\tgroup=0\tsize=" + std::to_string(i) + "\r\n";
+  }
+  text += "file:/srv/last\ttype=dir";
+  dir.write("b.txt", text);
+  auto loaded = loadBaseline(dir.at("b.txt"));
+  REQUIRE_MESSAGE(loaded.ok(), loaded.error().describe());
+  auto parsed = parseBaseline(text, dir.at("b.txt"));
+  REQUIRE(parsed.ok());
+  REQUIRE(loaded->entries.size() == 20001);
+  CHECK(serializeBaseline(*loaded) == serializeBaseline(*parsed));
+  CHECK(loaded->find("/srv/last") != nullptr);
+
+  // An error far into the file still names its line.
+  text += "\nfile:/srv/broken\tmode=12\n";
+  dir.write("b.txt", text);
+  auto broken = loadBaseline(dir.at("b.txt"));
+  REQUIRE_FALSE(broken.ok());
+  CHECK(broken.error().where.find("b.txt:20004:") != std::string::npos);
+}
