@@ -1,13 +1,18 @@
 #include "agent/cli/commands.h"
 
 #include <chrono>
+#include <climits>
 #include <cstdio>
 #include <cstdlib>
+#include <future>
 #include <iostream>
+#include <memory>
 
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "agent/check/check_runner.h"
+#include "agent/check/digest_cache.h"
 #include "agent/cli/progress_line.h"
 #include "agent/daemon/agent_config.h"
 #include "agent/daemon/daemon.h"
@@ -64,10 +69,37 @@ Result<Loaded> load(const ScanArgs& args) {
   return Loaded{std::move(policy).value(), std::move(root).value()};
 }
 
-ScanOptions scanOptions(const ScanArgs& args, ScanProgress& progress) {
+// The digest cache for this scan, or nullptr (--no-cache, or a cache that cannot be used: the
+// scan then reads every file, which is slower but never wrong).
+std::unique_ptr<DigestCache> openDigestCache(const ScanArgs& args, DigestCache::Use use) {
+  if (args.noCache) return nullptr;
+  const std::string path = args.cache.empty() ? defaultDigestCachePath() : args.cache;
+  if (path.empty()) return nullptr;
+  char resolved[PATH_MAX];
+  if (::realpath(args.root.c_str(), resolved) == nullptr) return nullptr;
+  auto cache = DigestCache::open(path, resolved, use);
+  if (!cache.ok()) {
+    warn("digest cache not used, every file is read: " + cache.error().describe());
+    return nullptr;
+  }
+  return std::move(cache).value();
+}
+
+// Keeps what the scan hashed for the next run. A failure costs only speed next time.
+void saveDigestCache(DigestCache* cache, const policy::Policy& policy) {
+  if (cache == nullptr) return;
+  std::vector<std::string> scanned;
+  for (const auto& rule : policy.files)
+    scanned.push_back(rule.path);
+  if (auto s = cache->save(scanned); !s.ok())
+    warn("digest cache not updated: " + s.error().describe());
+}
+
+ScanOptions scanOptions(const ScanArgs& args, ScanProgress& progress, DigestCache* cache) {
   ScanOptions options;
   options.threads = args.threads;
   options.progress = &progress;
+  options.cache = cache;
   return options;
 }
 
@@ -84,6 +116,10 @@ int runCheckCommand(const CheckArgs& args) {
   }
   auto loaded = load(args.scan);
   if (!loaded.ok()) return fail(loaded.error());
+  // The cache loads on another core while the baseline parses: both take a while on 100,000
+  // files, and neither needs the other.
+  auto pendingCache = std::async(std::launch::async, openDigestCache, std::cref(args.scan),
+                                 DigestCache::Use::kReadWrite);
   std::optional<baseline::Baseline> base;
   if (!args.baseline.empty()) {
     auto b = baseline::loadBaseline(args.baseline);
@@ -95,13 +131,15 @@ int runCheckCommand(const CheckArgs& args) {
     return fail(s.error());
   }
   ScanProgress progress;
+  const auto cache = pendingCache.get();
   Result<CheckReport> report = makeError(ErrorCode::kInternal, "not run");
   {
     ProgressLine line(progress, progressWanted());
     report = runCheck(loaded->policy, base ? &*base : nullptr, loaded->root,
-                      scanOptions(args.scan, progress));
+                      scanOptions(args.scan, progress, cache.get()));
   }
   if (!report.ok()) return fail(report.error());
+  saveDigestCache(cache.get(), loaded->policy);
   for (const auto& w : report->warnings)
     warn(w);
   if (args.format == "json") {
@@ -118,12 +156,16 @@ int runBaselineCommand(const BaselineArgs& args) {
   auto loaded = load(args.scan);
   if (!loaded.ok()) return fail(loaded.error());
   ScanProgress progress;
+  // A baseline is what later checks trust: every file is read, none taken from the cache.
+  const auto cache = openDigestCache(args.scan, DigestCache::Use::kWriteOnly);
   Result<RecordedBaseline> recorded = makeError(ErrorCode::kInternal, "not run");
   {
     ProgressLine line(progress, progressWanted());
-    recorded = recordBaseline(loaded->policy, loaded->root, scanOptions(args.scan, progress));
+    recorded =
+        recordBaseline(loaded->policy, loaded->root, scanOptions(args.scan, progress, cache.get()));
   }
   if (!recorded.ok()) return fail(recorded.error());
+  saveDigestCache(cache.get(), loaded->policy);
   for (const auto& w : recorded->warnings)
     warn(w);
   if (auto s = baseline::saveBaseline(args.out, recorded->baseline); !s.ok())
@@ -163,10 +205,12 @@ int runAcceptCommand(const AcceptArgs& args) {
   record.host = observedHostName(loaded->root).value_or("");
   record.reason = args.reason;
   ScanProgress progress;
-  auto outcome =
-      acceptIntoBaseline(loaded->policy, *base, loaded->root, scanOptions(args.scan, progress), ids,
-                         args.all, std::move(record));
+  const auto cache = openDigestCache(args.scan, DigestCache::Use::kReadWrite);
+  auto outcome = acceptIntoBaseline(loaded->policy, *base, loaded->root,
+                                    scanOptions(args.scan, progress, cache.get()), ids, args.all,
+                                    std::move(record));
   if (!outcome.ok()) return fail(outcome.error());
+  saveDigestCache(cache.get(), loaded->policy);
   for (const auto& note : outcome->notes)
     warn(note);
   for (const auto& r : outcome->unchanged)

@@ -16,6 +16,8 @@ struct ScanArgs {
   std::string policy;
   std::string root = "/";
   unsigned threads = 0;
+  std::string cache;     // the digest cache; empty: the default path
+  bool noCache = false;  // read every file; neither use nor update the cache
 };
 
 struct CheckArgs {

@@ -35,6 +35,12 @@ void addScanOptions(CLI::App& cmd, driftwatch::agent::ScanArgs& scan) {
       ->capture_default_str();
   cmd.add_option("--threads", scan.threads, "Scanner threads (default: one per core)")
       ->check(CLI::Range(0u, 64u));
+  auto* cache = cmd.add_option("--cache", scan.cache,
+                               "Digest cache: files with unchanged stat data are not read again "
+                               "(default: /var/cache/driftwatch/check.db as root, else "
+                               "~/.cache/driftwatch/check.db)");
+  cmd.add_flag("--no-cache", scan.noCache, "Read every file; do not use or update the digest cache")
+      ->excludes(cache);
 }
 
 }  // namespace

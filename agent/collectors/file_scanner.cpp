@@ -183,6 +183,8 @@ class ContentReader {
     fillFromStat(after, obs);
     obs.attrs.sha256 = digest;
     obs.attrs.mask |= bit(Attr::kSha256);
+    if (options.cache != nullptr)
+      options.cache->remember(obs.path, obs.stamp, obs.attrs.size, digest);
     if (capture && captured.size() <= options.contentCaptureBytes)
       obs.content = std::move(captured);
   }

@@ -48,6 +48,9 @@ class HashCache {
   virtual ~HashCache() = default;
   virtual std::optional<Sha256Digest> lookup(const std::string& path, const model::StatStamp& stamp,
                                              uint64_t size) = 0;
+  // A file the scan read and hashed, with the stat data of the open file after the read.
+  virtual void remember(const std::string& /*path*/, const model::StatStamp& /*stamp*/,
+                        uint64_t /*size*/, const Sha256Digest& /*digest*/) {}
 };
 
 struct ScanOptions {

@@ -202,3 +202,42 @@ TEST_CASE("a check of the live host runs without --root") {
   CHECK(r.exitCode == 0);
   CHECK(r.out.find("root /") != std::string::npos);
 }
+
+TEST_CASE(
+    "the digest cache: --cache creates it private, --no-cache leaves it alone, a writable "
+    "one is refused with a warning and the check still runs") {
+  Fixture f;
+  recordBaseline(f.work, f.host.path());
+  const std::string cache = f.work.at("cache/check.db");
+  const auto check = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = {"check",      "--policy",         f.work.at("p.yaml"),
+                                     "--baseline", f.work.at("b.txt"), "--root",
+                                     f.host.path()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return agent(args);
+  };
+  const auto none = check({"--no-cache"});
+  CHECK(none.exitCode == 0);
+  CHECK(none.err.empty());
+  struct stat st {};
+  CHECK(::stat(cache.c_str(), &st) != 0);
+
+  const auto cached = check({"--cache", cache});
+  CHECK(cached.exitCode == 0);
+  CHECK(cached.err.empty());
+  REQUIRE(::stat(cache.c_str(), &st) == 0);
+  CHECK((st.st_mode & 07777) == 0600);
+
+  // Anyone who could write the cache could hide a change: it is not used.
+  REQUIRE(::chmod(cache.c_str(), 0666) == 0);
+  f.host.write("etc/app/app.conf", "port=81\n");
+  const auto refused = check({"--cache", cache});
+  CHECK(refused.exitCode == 2);
+  CHECK(refused.out.find("file:/etc/app/app.conf") != std::string::npos);
+  CHECK(refused.err.find("warning: digest cache not used") != std::string::npos);
+  CHECK(refused.err.find(cache) != std::string::npos);
+
+  const auto both = check({"--cache", cache, "--no-cache"});
+  CHECK(both.exitCode == 1);
+  CHECK(both.err.find("excludes") != std::string::npos);
+}

@@ -221,7 +221,9 @@ TEST_CASE("an unreadable file or directory is reported with its error, not skipp
     args.insert(args.begin(),
                 {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"});
   }
-  const auto r = runProcess(args);
+  ProcessOptions options;
+  options.env.push_back("DRIFTWATCH_CHECK_CACHE=" + work.at("nobody-cache/check.db"));
+  const auto r = runProcess(args, options);
   INFO(r.err);
   REQUIRE(r.exitCode == 2);
   const auto report = nlohmann::json::parse(r.out);

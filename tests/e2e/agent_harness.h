@@ -13,9 +13,17 @@
 
 namespace driftwatch::testing {
 
+// The checks of one test process keep their digest cache here, never in the machine's
+// /var/cache or the user's ~/.cache.
+inline const TempDir& checkCacheDir() {
+  static const TempDir dir;
+  return dir;
+}
+
 inline ProcessResult agent(std::vector<std::string> args, ProcessOptions options = {}) {
   args.insert(args.begin(), agentBinary());
   options.unsetEnv.push_back("NO_COLOR");
+  options.env.push_back("DRIFTWATCH_CHECK_CACHE=" + checkCacheDir().at("check.db"));
   auto result = runProcess(args, options);
   if (result.timedOut) FAIL("driftwatch-agent timed out; stderr: " << result.err);
   if (result.signal != 0)
