@@ -56,14 +56,25 @@ void collect(const std::string& dir, size_t limit, std::vector<std::string>& out
 
 }  // namespace
 
-void generateTree(const std::string& dir, size_t files, unsigned seed, bool largeFiles) {
+uint64_t generateTree(const std::string& dir, size_t files, unsigned seed, uint64_t totalBytes) {
   std::mt19937_64 rng(seed);
-  std::uniform_int_distribution<size_t> small(100, 8192);
-  std::uniform_int_distribution<size_t> large(100 * 1024, 10 * 1024 * 1024);
-  std::string block(10 * 1024 * 1024, '\0');
+  constexpr size_t kSmallMin = 100, kSmallMax = 8192;
+  constexpr size_t kLargeMin = 100 * 1024, kLargeMax = 10 * 1024 * 1024;
+  std::uniform_int_distribution<size_t> small(kSmallMin, kSmallMax);
+  std::uniform_int_distribution<size_t> large(kLargeMin, kLargeMax);
+  std::string block(kLargeMax + kSmallMax, '\0');
   for (auto& c : block)
     c = static_cast<char>('a' + rng() % 26);
+  // Bytes the small files will take on average; the rest of `totalBytes` goes to large files,
+  // one every `largeEvery` entries.
+  const uint64_t smallBytes = files * 49 / 50 * (kSmallMin + kSmallMax) / 2;
+  uint64_t largeBudget = totalBytes > smallBytes ? totalBytes - smallBytes : 0;
+  // More slots than the average size needs: draws below the average would otherwise leave the
+  // tree short of its size; slots after the budget is spent get small files.
+  const uint64_t largeCount = largeBudget / ((kLargeMin + kLargeMax) / 2) * 3 / 2;
+  const size_t largeEvery = largeCount == 0 ? 0 : std::max<size_t>(2, files / largeCount);
   constexpr size_t kPerDir = 20;
+  uint64_t written = 0;
   for (size_t i = 0; i < files; ++i) {
     // Two levels of directories, about kPerDir entries in each.
     const size_t d = i / kPerDir;
@@ -75,11 +86,17 @@ void generateTree(const std::string& dir, size_t files, unsigned seed, bool larg
       (void)!::symlink(("f" + std::to_string((i - 1) % kPerDir) + ".conf").c_str(), path.c_str());
       continue;
     }
-    const size_t size = largeFiles && i % 100 == 7 ? large(rng) : small(rng);
+    size_t size = small(rng);
+    if (largeEvery != 0 && i % largeEvery == 1 && largeBudget > 0) {
+      size = std::max<size_t>(kLargeMin, std::min<uint64_t>(large(rng), largeBudget));
+      largeBudget -= std::min<uint64_t>(size, largeBudget);
+    }
     const size_t offset = rng() % (block.size() - size);
     std::ofstream out(path, std::ios::binary);
     out.write(block.data() + offset, static_cast<std::streamsize>(size));
+    written += size;
   }
+  return written;
 }
 
 std::vector<std::string> listFiles(const std::string& dir, size_t limit) {

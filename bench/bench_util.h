@@ -9,10 +9,11 @@
 
 namespace driftwatch::bench {
 
-// Writes `files` files under `dir` from `seed`: mostly config-sized (100 B to 8 KB), about 20
-// entries a directory, a symlink every 50 files; with `largeFiles`, one file in 100 is
-// 100 KB to 10 MB. The same seed gives the same tree.
-void generateTree(const std::string& dir, size_t files, unsigned seed, bool largeFiles);
+// Writes `files` entries under `dir` from `seed`: mostly config-sized files (100 B to 8 KB),
+// about 20 entries a directory, a symlink every 50 entries. With `totalBytes` above what the
+// small files take, the rest goes into large files (100 KB to 10 MB) spread evenly through the
+// tree. The same arguments give the same tree. Returns the bytes written.
+uint64_t generateTree(const std::string& dir, size_t files, unsigned seed, uint64_t totalBytes = 0);
 // Up to `limit` regular files under `dir`, in a stable order.
 std::vector<std::string> listFiles(const std::string& dir, size_t limit);
 

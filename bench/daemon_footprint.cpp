@@ -57,7 +57,7 @@ class Daemon {
   Daemon(const Options& o, const testing::TempDir& work, const std::string& root) {
     work.write("p.yaml", "name: bench\nfiles:\n  - {path: /tree, recursive: true}\n");
     const auto rec = testing::runProcess({o.agent, "baseline", "--policy", work.at("p.yaml"),
-                                          "--root", root, "--out", work.at("b.txt")});
+                                          "--root", root, "--out", work.at("b.txt"), "--no-cache"});
     if (rec.exitCode != 0) throw std::runtime_error("baseline failed: " + rec.err);
     work.write("agent.yaml", "policy: " + work.at("p.yaml") + "\nbaseline: " + work.at("b.txt") +
                                  "\nroot: " + root + "\nstate_dir: " + work.at("state") +
@@ -212,7 +212,7 @@ int main(int argc, char** argv) {
     for (size_t i = 0; i < o.sizes.size(); ++i) {
       testing::TempDir work;
       testing::TempDir root;
-      generateTree(root.at("tree"), o.sizes[i], o.seed, /*largeFiles=*/false);
+      generateTree(root.at("tree"), o.sizes[i], o.seed);
       Daemon d(o, work, root.path());
       totals[i].push_back(settledRssBytes(d.pid()));
     }
@@ -238,7 +238,7 @@ int main(int argc, char** argv) {
   // Idle CPU and event latency, on one daemon watching N files.
   testing::TempDir work;
   testing::TempDir root;
-  generateTree(root.at("tree"), files, o.seed, false);
+  generateTree(root.at("tree"), files, o.seed);
   Daemon d(o, work, root.path());
   std::this_thread::sleep_for(std::chrono::seconds(2));
   const double cpu0 = cpuSeconds(d.pid());

@@ -169,6 +169,11 @@ std::optional<Sha256Digest> DigestCache::lookup(const std::string& /*path*/,
 void DigestCache::remember(const std::string& path, const model::StatStamp& stamp, uint64_t size,
                            const Sha256Digest& digest) {
   if (std::max(stamp.mtime.sec, stamp.ctime.sec) > openedAtSec_ - kRacySeconds) return;
+  // Already known exactly so (a baseline reads files the cache knows): nothing to write.
+  if (const Known* e = find(stamp.dev, stamp.ino);
+      e != nullptr && e->size == size && e->stamp.mtime == stamp.mtime &&
+      e->stamp.ctime == stamp.ctime && e->digest == digest)
+    return;
   std::lock_guard lock(mutex_);
   fresh_.push_back(Fresh{path, stamp, size, digest});
 }
@@ -182,6 +187,11 @@ Status DigestCache::save(const std::vector<std::string>& scannedPaths) {
       "ctime_sec, ctime_nsec, sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   if (!upsert.ok()) return upsert.error();
   std::lock_guard lock(mutex_);
+  // In key order, the inserts append to the table's last pages instead of touching pages all
+  // over it (which, beyond the page cache, wrote each page to the WAL many times).
+  std::sort(fresh_.begin(), fresh_.end(), [](const Fresh& a, const Fresh& b) {
+    return a.stamp.dev != b.stamp.dev ? a.stamp.dev < b.stamp.dev : a.stamp.ino < b.stamp.ino;
+  });
   for (const Fresh& e : fresh_) {
     upsert->reset();
     upsert->bindBlob(1, root_)

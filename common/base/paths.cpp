@@ -31,6 +31,21 @@ Result<std::string> normalizeAbsolutePath(std::string_view path) {
   return out;
 }
 
+bool isNormalAbsolutePath(std::string_view path) {
+  if (path.empty() || path.front() != '/' || path.size() > 4096) return false;
+  if (path == "/") return true;
+  if (path.back() == '/' || path.find('\0') != std::string_view::npos) return false;
+  size_t start = 1;
+  while (start <= path.size()) {
+    size_t end = path.find('/', start);
+    if (end == std::string_view::npos) end = path.size();
+    const std::string_view part = path.substr(start, end - start);
+    if (part.empty() || part == "." || part == "..") return false;
+    start = end + 1;
+  }
+  return true;
+}
+
 bool isAtOrBelow(std::string_view dir, std::string_view path) {
   if (dir == "/") return !path.empty() && path.front() == '/';
   return path.starts_with(dir) && (path.size() == dir.size() || path[dir.size()] == '/');

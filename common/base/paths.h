@@ -13,6 +13,10 @@ namespace driftwatch {
 // "." or ".." components, which would make rule ownership ambiguous.
 Result<std::string> normalizeAbsolutePath(std::string_view path);
 
+// True when normalizeAbsolutePath(path) would return `path` unchanged (checked without
+// building a copy: a baseline checks every one of its 100,000 paths).
+bool isNormalAbsolutePath(std::string_view path);
+
 // True when `path` is `dir` or lies below it ("/etc" covers "/etc/x", not "/etcetera").
 bool isAtOrBelow(std::string_view dir, std::string_view path);
 

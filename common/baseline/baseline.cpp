@@ -62,8 +62,12 @@ class BaselineParser {
   Result<Baseline> finish() {
     if (!sawFormat_)
       return fail(std::max(lineNo_, 1), 1, "not a driftwatch baseline: no '@format' line");
-    std::sort(baseline_.entries.begin(), baseline_.entries.end(),
-              [](const BaselineEntry& a, const BaselineEntry& b) { return a.path < b.path; });
+    const auto byPath = [](const BaselineEntry& a, const BaselineEntry& b) {
+      return a.path < b.path;
+    };
+    // Saved baselines are sorted already: checking is linear, sorting is not.
+    if (!std::is_sorted(baseline_.entries.begin(), baseline_.entries.end(), byPath))
+      std::sort(baseline_.entries.begin(), baseline_.entries.end(), byPath);
     for (size_t i = 1; i < baseline_.entries.size(); ++i) {
       if (baseline_.entries[i].path == baseline_.entries[i - 1].path) {
         const auto& dup = baseline_.entries[i];
@@ -178,8 +182,7 @@ class BaselineParser {
     if (id->kind != model::ResourceKind::kFile) {
       return fail(lineNo, 1, "only file entries can be in a baseline (format 1)");
     }
-    if (auto normalized = normalizeAbsolutePath(id->name);
-        !normalized.ok() || *normalized != id->name) {
+    if (!isNormalAbsolutePath(id->name)) {
       // Another spelling of a path would never match an observation: it would drift forever.
       return fail(lineNo, 1,
                   "a file entry needs a plain absolute path (file:/dir/name, no '//', '.', '..' or "

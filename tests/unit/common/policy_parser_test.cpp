@@ -224,6 +224,17 @@ TEST_CASE("paths are normalised") {
   CHECK_FALSE(normalizeAbsolutePath("/a/./b").ok());
 }
 
+TEST_CASE("isNormalAbsolutePath agrees with normalizeAbsolutePath returning its input") {
+  for (const std::string& path : std::vector<std::string>{
+           "/", "/etc", "/etc/nginx", "//etc", "/etc/", "/etc//x", "/a/./b", "/a/../b", "/.", "/..",
+           "relative", "", "/a/.b", "/a/..b", "/a/b.", std::string("/a\0b", 4),
+           "/" + std::string(4096, 'x'), "/" + std::string(4094, 'x')}) {
+    auto normal = normalizeAbsolutePath(path);
+    CAPTURE(path);
+    CHECK(isNormalAbsolutePath(path) == (normal.ok() && *normal == path));
+  }
+}
+
 TEST_CASE("a selector names the host labels a fleet policy applies to") {
   const Policy p = parseOk("name: web\nselector: {role: web, dc: fra}\n");
   CHECK(p.selector == model::Labels{{"dc", "fra"}, {"role", "web"}});

@@ -1,5 +1,7 @@
 #include "common/crypto/sha256.h"
 
+#include <cctype>
+
 #include <doctest/doctest.h>
 
 using namespace driftwatch;
@@ -26,4 +28,14 @@ TEST_CASE("hex parsing accepts 64 hex digits only") {
   CHECK(sha256FromHex(toHex(d)) == d);
   CHECK_FALSE(sha256FromHex("abc").has_value());
   CHECK_FALSE(sha256FromHex(std::string(64, 'g')).has_value());
+  std::string upper = toHex(d);
+  for (auto& c : upper)
+    c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  CHECK(sha256FromHex(upper) == d);
+  // One bad character anywhere, including bytes above 0x7f, refuses the whole digest.
+  for (const char bad : {'g', ' ', '\0', '\xff', ':'}) {
+    std::string hex = toHex(d);
+    hex[37] = bad;
+    CHECK_FALSE(sha256FromHex(hex).has_value());
+  }
 }
