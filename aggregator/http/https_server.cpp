@@ -1,9 +1,14 @@
 #include "aggregator/http/https_server.h"
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <iterator>
 #include <limits>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -163,6 +168,12 @@ class HttpsServer::Impl {
   }
 
  private:
+  // A request waiting for the store thread, and how to resume its session with the answer.
+  struct Pending {
+    HttpRequest request;
+    std::function<void(HttpResponse)> done;
+  };
+
   // A connection's place in the limits, taken when it is accepted (so a burst of accepts cannot
   // overshoot) and given back when its session ends.
   class Slot {
@@ -243,6 +254,70 @@ class HttpsServer::Impl {
           });
         },
         use_awaitable, std::move(fn));
+  }
+
+  // Hands `request` to the store thread through the queue that drain() empties, and resumes the
+  // awaiting coroutine on its own executor with the answer. Not a coroutine itself (see onStore).
+  awaitable<HttpResponse> handleOnStore(HttpRequest request) {
+    return asio::async_initiate<decltype(use_awaitable), void(HttpResponse)>(
+        [this](auto handler, HttpRequest req) {
+          auto home = asio::get_associated_executor(handler);
+          // std::function needs a copyable callable; the completion handler is move-only.
+          auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+          Pending p;
+          p.request = std::move(req);
+          p.done = [shared, home](HttpResponse response) {
+            asio::post(home, [shared, response = std::move(response)]() mutable {
+              std::move (*shared)(std::move(response));
+            });
+          };
+          enqueue(std::move(p));
+        },
+        use_awaitable, std::move(request));
+  }
+
+  void enqueue(Pending pending) {
+    std::lock_guard lock(pendingMutex_);
+    pending_.push_back(std::move(pending));
+    if (draining_) return;
+    draining_ = true;
+    asio::post(store_, [this] { drain(); });
+  }
+
+  // On the store thread: everything that queued up while it was busy goes to the handler as one
+  // group (reports then share one transaction and one disk flush: under load, the flush per
+  // report was the store thread's bottleneck and every waiting report's latency).
+  void drain() {
+    while (true) {
+      std::vector<Pending> group;
+      {
+        std::lock_guard lock(pendingMutex_);
+        if (pending_.empty()) {
+          draining_ = false;
+          return;
+        }
+        const size_t n = std::min(pending_.size(), kMaxGroup);
+        group.assign(std::make_move_iterator(pending_.begin()),
+                     std::make_move_iterator(pending_.begin() + static_cast<std::ptrdiff_t>(n)));
+        pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(n));
+      }
+      std::vector<const HttpRequest*> requests;
+      requests.reserve(group.size());
+      for (const auto& p : group)
+        requests.push_back(&p.request);
+      std::vector<HttpResponse> responses;
+      try {
+        responses = handler_.handleBatch(requests);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "driftwatch-aggregator: internal error: %s\n", e.what());
+        responses.clear();
+      }
+      for (size_t i = 0; i < group.size(); ++i) {
+        group[i].done(i < responses.size()
+                          ? std::move(responses[i])
+                          : HttpResponse{500, "text/plain; charset=utf-8", "internal error\n"});
+      }
+    }
   }
 
   awaitable<void> refuseConnection(const std::string& peer, const std::string& reason) {
@@ -328,15 +403,7 @@ class HttpsServer::Impl {
                                    std::chrono::system_clock::now().time_since_epoch())
                                    .count();
         request.clientSentAtMs = parseSentAt(req["Driftwatch-Sent-At"]);
-        auto work = [this, request = std::move(request)]() -> HttpResponse {
-          try {
-            return handler_.handle(request);
-          } catch (const std::exception& e) {
-            return HttpResponse{500, "text/plain; charset=utf-8",
-                                std::string("internal error: ") + e.what() + "\n"};
-          }
-        };
-        response = co_await onStore(std::move(work));
+        response = co_await handleOnStore(std::move(request));
       }
       http::response<http::string_body> res{static_cast<http::status>(response.status), 11};
       res.set(http::field::server, "driftwatch-aggregator");
@@ -361,6 +428,11 @@ class HttpsServer::Impl {
   asio::io_context ioc_;
   ssl::context ctx_{ssl::context::tls_server};
   tcp::acceptor acceptor_{ioc_};
+  // Requests waiting for the store thread; drain() takes them in groups of at most kMaxGroup.
+  static constexpr size_t kMaxGroup = 64;
+  std::mutex pendingMutex_;
+  std::vector<Pending> pending_;  // guarded by pendingMutex_
+  bool draining_ = false;         // guarded by pendingMutex_: a drain() is posted or running
   asio::thread_pool store_{1};
 };
 

@@ -6,13 +6,16 @@
 // handler for the audit trail. Header and body sizes are limited before they are read, every
 // read and write has a timeout, and the number of connections is capped.
 //
-// Network I/O runs on `threads` threads; every handler call runs on one store thread, in order,
-// so handlers need no locking.
+// Network I/O runs on `threads` threads; every handler call runs on one store thread, so
+// handlers need no locking. Requests that arrive while the store thread is busy are handed to
+// the handler together (handleBatch), so that it can share one transaction among them.
 
 #include <chrono>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "aggregator/config/aggregator_config.h"
 #include "aggregator/http/messages.h"
@@ -26,6 +29,14 @@ class RequestHandler {
   // The largest body accepted for `target`, decided from the headers before the body is read.
   virtual size_t bodyLimit(std::string_view target, const PeerIdentity& peer) const = 0;
   virtual HttpResponse handle(const HttpRequest& request) = 0;
+  // The answers to requests that queued up together, in order. By default, one handle() each.
+  virtual std::vector<HttpResponse> handleBatch(std::span<const HttpRequest* const> requests) {
+    std::vector<HttpResponse> out;
+    out.reserve(requests.size());
+    for (const HttpRequest* r : requests)
+      out.push_back(handle(*r));
+    return out;
+  }
   // A connection refused before any request: plaintext, or a failed TLS handshake.
   virtual void connectionRefused(const std::string& peer, const std::string& reason) = 0;
 };

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdio>
 #include <optional>
+#include <utility>
 
 #include "common/base/escape.h"
 #include "common/crypto/sha256.h"
@@ -72,6 +73,34 @@ Status applyDelta(const FleetStore& store, const std::string& host, const wire::
 }  // namespace
 
 HttpResponse ReportProcessor::handle(const HttpRequest& request) {
+  const HttpRequest* one[] = {&request};
+  return std::move(handleMany(one).front());
+}
+
+std::vector<HttpResponse> ReportProcessor::handleMany(
+    std::span<const HttpRequest* const> requests) {
+  std::vector<HttpResponse> out;
+  out.reserve(requests.size());
+  auto group = store_.begin();
+  if (!group.ok()) {
+    std::fprintf(stderr, "driftwatch-aggregator: error: %s\n", group.error().describe().c_str());
+    for (size_t i = 0; i < requests.size(); ++i)
+      out.push_back(refused(503, "the fleet store is unavailable"));
+    return out;
+  }
+  for (const HttpRequest* request : requests)
+    out.push_back(process(*request));
+  // One flush for the whole group. Until it returns, no answer has left: an ACCEPTED is never
+  // sent for a batch a power cut could still take away.
+  if (auto s = group->commit(); !s.ok()) {
+    std::fprintf(stderr, "driftwatch-aggregator: error: %s\n", s.error().describe().c_str());
+    for (auto& response : out)
+      response = refused(503, "the fleet store failed; retry later");
+  }
+  return out;
+}
+
+HttpResponse ReportProcessor::process(const HttpRequest& request) {
   const std::string& peer = request.peer.address;
   if (!request.peer.hasCert) {
     audit_.recordUnauthenticated("report_refused", peer, "no client certificate");
@@ -146,9 +175,9 @@ HttpResponse ReportProcessor::handle(const HttpRequest& request) {
     return answer(wire::ReportStatus::kResync, h, why);
   }
 
-  auto began = store_.begin();
+  auto began = store_.savepoint();
   if (!began.ok()) return refused(503, "the fleet store is unavailable");
-  std::optional<sqlite::Transaction> tx(std::move(began).value());  // reset(): roll back
+  std::optional<sqlite::Savepoint> tx(std::move(began).value());  // reset(): undo this report
   crypto::StateDigest stateDigest = crypto::StateDigest::fromBytes(h.stateDigest);
   std::string mismatch;
   const auto failed = [&](const Error& e) {
@@ -237,7 +266,7 @@ HttpResponse ReportProcessor::handle(const HttpRequest& request) {
   }
 
   if (!mismatch.empty()) {
-    // Nothing of this batch is kept: the transaction rolls back when `tx` goes.
+    // Nothing of this batch is kept: its savepoint is undone when `tx` goes.
     const std::string detail = seqText + ": state digest " + digestHex(batch->stateDigest) +
                                " from the agent, " + stateDigest.hex() + " here";
     tx.reset();
@@ -263,7 +292,7 @@ HttpResponse ReportProcessor::handle(const HttpRequest& request) {
   // bytes); the transit time makes this a slight underestimate of a clock that runs ahead.
   if (request.clientSentAtMs) h.clockSkewMs = *request.clientSentAtMs - request.receivedAtMs;
   if (auto s = store_.advanceChain(h); !s.ok()) return failed(s.error());
-  if (auto s = tx->commit(); !s.ok()) return failed(s.error());
+  if (auto s = tx->release(); !s.ok()) return failed(s.error());
   return answer(wire::ReportStatus::kAccepted, h);
 }
 

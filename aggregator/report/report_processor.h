@@ -13,9 +13,16 @@
 // - Anything else (no or unknown certificate, revoked host, bad signature, another host's
 //   batch, a malformed message): REFUSED, nothing stored, audited.
 //
+// Reports that arrive together are handled as a group (handleMany): one transaction, one disk
+// flush, with each report in its own savepoint so that one report's refusal or resync undoes
+// only its own changes. Nothing is acknowledged before the group's commit returned; if the
+// commit fails, every report of the group is answered 503 and sent again.
+//
 // Runs on the store thread.
 
 #include <cstdint>
+#include <span>
+#include <vector>
 
 #include "aggregator/audit/audit_log.h"
 #include "aggregator/http/messages.h"
@@ -28,8 +35,13 @@ class ReportProcessor {
   ReportProcessor(FleetStore& store, AuditLog& audit) : store_(store), audit_(audit) {}
 
   HttpResponse handle(const HttpRequest& request);
+  // The answers to `requests`, in order, committed together.
+  std::vector<HttpResponse> handleMany(std::span<const HttpRequest* const> requests);
 
  private:
+  // One report inside the group's transaction.
+  HttpResponse process(const HttpRequest& request);
+
   FleetStore& store_;
   AuditLog& audit_;
 };

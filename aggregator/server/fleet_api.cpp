@@ -42,6 +42,27 @@ HttpResponse FleetApi::handle(const HttpRequest& request) {
   return text(404, "no such endpoint");
 }
 
+std::vector<HttpResponse> FleetApi::handleBatch(std::span<const HttpRequest* const> requests) {
+  std::vector<HttpResponse> out(requests.size());
+  std::vector<const HttpRequest*> reports;
+  std::vector<size_t> reportAt;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    const HttpRequest& r = *requests[i];
+    if (pathOf(r.target) == "/v1/report" && r.method == "POST") {
+      reports.push_back(&r);
+      reportAt.push_back(i);
+    } else {
+      out[i] = handle(r);  // each in its own transaction, before the reports' group
+    }
+  }
+  if (!reports.empty()) {
+    auto answers = reports_.handleMany(reports);
+    for (size_t k = 0; k < answers.size(); ++k)
+      out[reportAt[k]] = std::move(answers[k]);
+  }
+  return out;
+}
+
 void FleetApi::connectionRefused(const std::string& peer, const std::string& reason) {
   audit_.recordUnauthenticated("connection_refused", peer, reason);
 }

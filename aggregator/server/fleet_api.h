@@ -24,6 +24,8 @@ class FleetApi : public RequestHandler {
 
   size_t bodyLimit(std::string_view target, const PeerIdentity& peer) const override;
   HttpResponse handle(const HttpRequest& request) override;
+  // Reports that queued up together share one transaction and one disk flush.
+  std::vector<HttpResponse> handleBatch(std::span<const HttpRequest* const> requests) override;
   void connectionRefused(const std::string& peer, const std::string& reason) override;
 
  private:

@@ -190,6 +190,10 @@ Result<sqlite::Transaction> FleetStore::begin() const {
   return sqlite::Transaction::begin(db_);
 }
 
+Result<sqlite::Savepoint> FleetStore::savepoint() const {
+  return sqlite::Savepoint::begin(db_);
+}
+
 Status FleetStore::ping() const {
   return db_.exec("SELECT 1");
 }

@@ -104,6 +104,8 @@ class FleetStore {
   static Result<FleetStore> open(const std::string& dataDir);
 
   Result<sqlite::Transaction> begin() const;
+  // A unit inside the open transaction, undone alone unless released.
+  Result<sqlite::Savepoint> savepoint() const;
   // Whether the database answers (for health checks).
   Status ping() const;
 

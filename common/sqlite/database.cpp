@@ -237,6 +237,28 @@ Status Transaction::commit() {
   return s;
 }
 
+// ---- Savepoint ---------------------------------------------------------------------------
+
+Result<Savepoint> Savepoint::begin(const Database& db) {
+  if (auto s = db.exec("SAVEPOINT unit"); !s.ok()) return s.error();
+  return Savepoint(&db);
+}
+
+Savepoint::Savepoint(Savepoint&& other) noexcept
+    : db_(other.db_), open_(std::exchange(other.open_, false)) {}
+
+Savepoint::~Savepoint() {
+  // Undo this unit's changes, then drop the savepoint; the enclosing transaction goes on. (After
+  // an error that already rolled back the whole transaction there is nothing to undo.)
+  if (open_) (void)db_->exec("ROLLBACK TO unit; RELEASE unit");
+}
+
+Status Savepoint::release() {
+  Status s = db_->exec("RELEASE unit");
+  if (s.ok()) open_ = false;
+  return s;
+}
+
 Result<Statement*> StatementCache::get(const Database& db, std::string_view sql) {
   for (auto& [text, stmt] : statements_) {
     if (text == sql) {

@@ -131,4 +131,23 @@ class Transaction {
   bool open_ = true;
 };
 
+// A nested unit inside an open transaction (SAVEPOINT ... RELEASE): rolled back to its start
+// unless release() succeeded, leaving the enclosing transaction open. Lets one transaction (one
+// disk flush) carry several independent pieces of work, each undone alone when it fails.
+class Savepoint {
+ public:
+  static Result<Savepoint> begin(const Database& db);
+  Savepoint(Savepoint&& other) noexcept;
+  Savepoint& operator=(Savepoint&&) = delete;
+  Savepoint(const Savepoint&) = delete;
+  Savepoint& operator=(const Savepoint&) = delete;
+  ~Savepoint();
+  Status release();
+
+ private:
+  explicit Savepoint(const Database* db) : db_(db) {}
+  const Database* db_;
+  bool open_ = true;
+};
+
 }  // namespace driftwatch::sqlite

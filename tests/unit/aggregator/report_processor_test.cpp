@@ -637,3 +637,62 @@ TEST_CASE("each accepted report measures the host's clock skew from when it was 
   REQUIRE(fleet.send(agent.delta({}), Fleet::peerOf(agent)).status == 200);
   CHECK(fleet.host(agent.hostId).clockSkewMs == -250);
 }
+
+TEST_CASE("reports handled as one group: each is judged alone, all commit together") {
+  Fleet fleet;
+  TestAgent web = fleet.enroll("web-01-3fa2c1");
+  TestAgent db = fleet.enroll("db-01-77aa01");
+  TestAgent bad = fleet.enroll("bad-01-000001");
+  const std::string webSnap = web.snapshot(kInitial, 100)[0];
+  const std::string webDelta = web.delta({{"file:/etc/motd", "present\ttype=file\tmode=0600"}});
+  const std::string dbSnap = db.snapshot(kInitial, 100)[0];
+  // bad's first batch claims a state its deltas do not lead to: resync, nothing of it kept.
+  wire::Batch lie = bad.next();
+  lie.snapshot = wire::SnapshotPart{0, true};
+  lie.deltas.push_back({"file:/etc/motd", "present\ttype=file", 1});
+  lie.stateDigest = digestOf(kInitial);
+  const std::string badSnap = bad.seal(lie);
+  const std::string tampered = [&] {
+    std::string body = db.delta({{"user:mallory", "present\tuid=0"}});
+    body[body.size() / 2] ^= 0x01;
+    return body;
+  }();
+
+  const auto request = [](const std::string& body, const TestAgent& a) {
+    return HttpRequest{"POST", "/v1/report", kProtobufType, body, Fleet::peerOf(a), {}, 0};
+  };
+  // Two batches of one host in one group: the second sees the first's chain head.
+  const HttpRequest r1 = request(webSnap, web), r2 = request(webDelta, web),
+                    r3 = request(badSnap, bad), r4 = request(dbSnap, db),
+                    r5 = request(tampered, db);
+  const HttpRequest* group[] = {&r1, &r2, &r3, &r4, &r5};
+  const auto answers = fleet.processor->handleMany(group);
+  REQUIRE(answers.size() == 5);
+  const auto statusOf = [](const HttpResponse& r) {
+    auto decoded = wire::decodeReportResponse(r.body);
+    REQUIRE(decoded.ok());
+    return decoded->status;
+  };
+  CHECK(statusOf(answers[0]) == wire::ReportStatus::kAccepted);
+  CHECK(statusOf(answers[1]) == wire::ReportStatus::kAccepted);
+  CHECK(statusOf(answers[2]) == wire::ReportStatus::kResync);
+  CHECK(statusOf(answers[3]) == wire::ReportStatus::kAccepted);
+  CHECK(answers[4].status != 200);
+  CHECK(statusOf(answers[4]) == wire::ReportStatus::kRefused);
+
+  CHECK(fleet.host(web.hostId).lastSeq == 2);
+  CHECK(fleet.resources(web.hostId) == web.state);
+  CHECK(fleet.host(db.hostId).lastSeq == 1);
+  CHECK(fleet.resources(db.hostId) == kInitial);
+  CHECK(fleet.host(bad.hostId).lastSeq == 0);
+  CHECK(fleet.resources(bad.hostId).empty());
+  CHECK(fleet.batches(bad.hostId) == 0);
+  // The refusal and the resync are on the audit trail, committed with the group.
+  bool sawResync = false, sawRefusal = false;
+  for (const auto& a : fleet.auditTrail()) {
+    sawResync = sawResync || (a.event == "resync_requested" && a.host == bad.hostId);
+    sawRefusal = sawRefusal || (a.event == "report_refused" && a.host == db.hostId);
+  }
+  CHECK(sawResync);
+  CHECK(sawRefusal);
+}

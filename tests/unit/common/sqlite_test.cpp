@@ -1,3 +1,6 @@
+#include <string>
+#include <vector>
+
 #include <doctest/doctest.h>
 
 #include "common/sqlite/database.h"
@@ -59,6 +62,43 @@ TEST_CASE("a transaction not committed is rolled back") {
   REQUIRE(count.ok());
   REQUIRE(count->step());
   CHECK(count->columnInt(0) == 1);
+}
+
+TEST_CASE("a savepoint not released is undone alone; the transaction around it commits") {
+  testing::TempDir dir;
+  auto db = Database::open(dir.at("db.sqlite"));
+  REQUIRE(db.ok());
+  REQUIRE(db->migrate(kV1).ok());
+  {
+    auto tx = Transaction::begin(*db);
+    REQUIRE(tx.ok());
+    {
+      auto kept = Savepoint::begin(*db);
+      REQUIRE(kept.ok());
+      REQUIRE(db->exec("INSERT INTO t (k, v) VALUES ('kept', 1)").ok());
+      REQUIRE(kept->release().ok());
+    }
+    {
+      auto undone = Savepoint::begin(*db);
+      REQUIRE(undone.ok());
+      REQUIRE(db->exec("INSERT INTO t (k, v) VALUES ('undone', 2)").ok());
+    }
+    {
+      // A unit whose statement failed is undone too, and the transaction stays usable.
+      auto failed = Savepoint::begin(*db);
+      REQUIRE(failed.ok());
+      REQUIRE(db->exec("INSERT INTO t (k, v) VALUES ('also undone', 3)").ok());
+      CHECK_FALSE(db->exec("INSERT INTO t (k, v) VALUES ('kept', 4)").ok());
+    }
+    REQUIRE(db->exec("INSERT INTO t (k, v) VALUES ('after', 5)").ok());
+    REQUIRE(tx->commit().ok());
+  }
+  auto rows = db->prepare("SELECT k FROM t ORDER BY k");
+  REQUIRE(rows.ok());
+  std::vector<std::string> keys;
+  while (rows->step())
+    keys.push_back(rows->columnText(0));
+  CHECK(keys == std::vector<std::string>{"after", "kept"});
 }
 
 TEST_CASE("errors name the database and SQLite's reason") {
