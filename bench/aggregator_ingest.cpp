@@ -6,17 +6,21 @@
 //    written by this process straight into SQLite the way the fleet store keeps them (WAL,
 //    synchronous=FULL, one transaction a batch): what the protocol, TLS and checks cost over
 //    the store itself;
-//  - p50/p99 acknowledgement latency (request sent to ACCEPTED received);
+//  - p50/p99 acknowledgement latency (request sent to ACCEPTED received), at full speed (a closed
+//    loop: every request waits behind the others in flight, so latency is in-flight/throughput)
+//    and at a steady offered load (an open loop at --paced-rate deltas per second, timed from
+//    when each request was due, so a generator that falls behind cannot hide the delay);
 //  - the aggregator's peak resident memory.
 //
 // Usage: bench_aggregator_ingest --aggregator PATH [--agents N,M] [--batches B] [--deltas D]
-//                                [--threads T] [--json FILE]
+//                                [--threads T] [--paced-rate R] [--paced-seconds S] [--json FILE]
 
 #include <atomic>
 #include <chrono>
 #include <fstream>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -44,10 +48,12 @@ namespace {
 struct Options {
   std::string aggregator;
   std::vector<size_t> agents = {100, 1000};
-  int batches = 20;     // per agent
-  int deltas = 100;     // per batch
-  int threads = 32;     // requests in flight at most
-  int resources = 500;  // per agent, changed in turn
+  int batches = 20;          // per agent
+  int deltas = 100;          // per batch
+  int threads = 32;          // requests in flight at most
+  int resources = 500;       // per agent, changed in turn
+  double pacedRate = 20000;  // deltas per second offered in the paced phase
+  double pacedSeconds = 10;
   std::string json;
 };
 
@@ -163,6 +169,7 @@ struct IngestRun {
   double seconds = 0;
   uint64_t deltas = 0;
   std::vector<double> latenciesMs;
+  std::vector<double> pacedLatenciesMs;
   uint64_t failures = 0;
   long peakRssKib = 0;
 };
@@ -220,9 +227,10 @@ IngestRun ingest(size_t agentCount, const Options& o) {
     a.client = std::make_unique<agent::HttpsClient>(c);
   }
 
-  const auto send = [&](SimAgent& a, IngestRun& run, std::vector<double>& latencies) {
+  const auto send = [&](SimAgent& a, IngestRun& run, std::vector<double>& latencies,
+                        std::optional<Clock::time_point> due = std::nullopt) {
     const std::string body = nextBatch(a, o.deltas, o.resources);
-    const auto t0 = Clock::now();
+    const auto t0 = due.value_or(Clock::now());
     auto reply = a.client->post("/v1/report", body, "application/x-protobuf");
     const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
     auto decoded = reply.ok() ? wire::decodeReportResponse(reply->body)
@@ -261,6 +269,34 @@ IngestRun ingest(size_t agentCount, const Options& o) {
     run.failures += perThread[t].failures;
   }
   run.deltas = static_cast<uint64_t>(run.latenciesMs.size()) * static_cast<uint64_t>(o.deltas);
+
+  // The paced phase: request k is due at k / rate seconds; the threads take them in turn.
+  const double batchesPerSecond = o.pacedRate / o.deltas;
+  const size_t pacedCount = static_cast<size_t>(batchesPerSecond * o.pacedSeconds);
+  std::atomic<size_t> nextRequest{0};
+  std::vector<std::vector<double>> paced(static_cast<size_t>(threads));
+  std::vector<std::mutex> agentLocks(agentCount);
+  std::vector<IngestRun> pacedRuns(static_cast<size_t>(threads));
+  const auto pacedStart = Clock::now() + std::chrono::milliseconds(100);
+  workers.clear();
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      for (size_t k = nextRequest++; k < pacedCount; k = nextRequest++) {
+        const auto due = pacedStart + std::chrono::duration_cast<Clock::duration>(
+                                          std::chrono::duration<double>(k / batchesPerSecond));
+        std::this_thread::sleep_until(due);
+        const size_t i = k % agentCount;
+        std::lock_guard lock(agentLocks[i]);  // one request at a time on an agent's chain
+        send(agents[i], pacedRuns[static_cast<size_t>(t)], paced[static_cast<size_t>(t)], due);
+      }
+    });
+  }
+  for (auto& w : workers)
+    w.join();
+  for (size_t t = 0; t < paced.size(); ++t)
+    run.pacedLatenciesMs.insert(run.pacedLatenciesMs.end(), paced[t].begin(), paced[t].end());
+  for (const auto& p : pacedRuns)
+    run.failures += p.failures;
   run.peakRssKib = peakResidentKib(server.pid());
   agents.clear();  // connections closed before the server stops
   server.signal(SIGTERM);
@@ -288,6 +324,10 @@ int main(int argc, char** argv) {
       o.deltas = std::stoi(next());
     } else if (a == "--threads") {
       o.threads = std::stoi(next());
+    } else if (a == "--paced-rate") {
+      o.pacedRate = std::stod(next());
+    } else if (a == "--paced-seconds") {
+      o.pacedSeconds = std::stod(next());
     } else if (a == "--json") {
       o.json = next();
     } else {
@@ -313,6 +353,11 @@ int main(int argc, char** argv) {
                   "same deltas straight into SQLite (FULL sync)", refRate);
       results.add("ingest_ack_latency_p50_" + label, percentile(run.latenciesMs, 50), "ms");
       results.add("ingest_ack_latency_p99_" + label, percentile(run.latenciesMs, 99), "ms");
+      const std::string offered = std::to_string(static_cast<long>(o.pacedRate));
+      results.add("ingest_ack_latency_p50_at_" + offered + "_deltas_per_s_" + label,
+                  percentile(run.pacedLatenciesMs, 50), "ms");
+      results.add("ingest_ack_latency_p99_at_" + offered + "_deltas_per_s_" + label,
+                  percentile(run.pacedLatenciesMs, 99), "ms");
       results.add("ingest_failed_reports_" + label, static_cast<double>(run.failures), "reports");
       results.add("aggregator_peak_rss_" + label, run.peakRssKib / 1024.0, "MiB");
     }

@@ -69,6 +69,7 @@ double secondsSince(Clock::time_point start) {
 
 struct Timed {
   double seconds = 0;
+  double cpuSeconds = 0;  // less disturbed than wall time by other load on a shared machine
   double rssMib = 0;
   testing::ProcessResult result;
 };
@@ -81,6 +82,7 @@ Timed timed(const std::vector<std::string>& argv, const testing::ProcessOptions&
   t.result = testing::runProcess(argv, o);
   t.seconds = secondsSince(start);
   t.rssMib = static_cast<double>(t.result.maxRssKb) / 1024.0;
+  t.cpuSeconds = t.result.cpuSeconds;
   if (t.result.timedOut || t.result.signal != 0)
     throw std::runtime_error(argv[0] + " did not finish: " + t.result.err);
   return t;
@@ -303,17 +305,21 @@ void runTree(const Options& o, const TreeSize& size, Results& results) {
   for (int r = 0; r < o.runs; ++r) {
     s.add("walk", timed({"/bin/sh", "-c", statWalk}).seconds);
     s.add("memory", hashInMemory(listing.sizes));
-    s.add("openssl", timed({"/bin/sh", "-c", openssl}).seconds);
+    const auto ssl = timed({"/bin/sh", "-c", openssl});
+    s.add("openssl", ssl.seconds);
+    s.add("openssl_cpu", ssl.cpuSeconds);
     const auto base =
         timed({o.agent, "baseline", "--policy", work.at("p.yaml"), "--out", work.at("b.txt")}, env);
     if (base.result.exitCode != 0) throw std::runtime_error("baseline failed: " + base.result.err);
     s.add("baseline", base.seconds);
+    s.add("baseline_cpu", base.cpuSeconds);
     s.add("baseline_rss", base.rssMib);
     if (withAide) {
       ::unlink(work.at("aide.db.new").c_str());
       const auto init = timed({o.aide, "--config", aideConf, "--init"});
       if (init.result.exitCode != 0) throw std::runtime_error("aide --init: " + init.result.err);
       s.add("aide_init", init.seconds);
+      s.add("aide_init_cpu", init.cpuSeconds);
       s.add("aide_init_rss", init.rssMib);
     }
   }
@@ -329,18 +335,22 @@ void runTree(const Options& o, const TreeSize& size, Results& results) {
     if (quick.result.exitCode != 0)
       throw std::runtime_error("check found drift: " + quick.result.err);
     s.add("check", quick.seconds);
+    s.add("check_cpu", quick.cpuSeconds);
     s.add("check_rss", quick.rssMib);
     std::vector<std::string> deepArgs = check;
     deepArgs.push_back("--no-cache");
     const auto deep = timed(deepArgs, env);
     s.add("deep", deep.seconds);
     s.add("deep_rss", deep.rssMib);
-    s.add("walk2", timed({"/bin/sh", "-c", statWalk}).seconds);
+    const auto walk = timed({"/bin/sh", "-c", statWalk});
+    s.add("walk2", walk.seconds);
+    s.add("walk2_cpu", walk.cpuSeconds);
     if (withAide) {
       const auto aideCheck = timed({o.aide, "--config", aideConf, "--check"});
       if (aideCheck.result.exitCode != 0)
         throw std::runtime_error("aide --check found changes in an unchanged tree");
       s.add("aide_check", aideCheck.seconds);
+      s.add("aide_check_cpu", aideCheck.cpuSeconds);
       s.add("aide_check_rss", aideCheck.rssMib);
     }
   }
@@ -375,9 +385,14 @@ void runTree(const Options& o, const TreeSize& size, Results& results) {
   row("baseline scan", "baseline", "s", "aide --init, 2 workers", "aide_init");
   row("baseline scan", "baseline", "s", "SHA-256 in memory, 2 threads", "memory");
   row("baseline scan", "baseline", "s", "stat-only walk (find)", "walk");
+  row("baseline scan CPU time", "baseline_cpu", "s", "openssl dgst -sha256, 2 processes",
+      "openssl_cpu");
+  row("baseline scan CPU time", "baseline_cpu", "s", "aide --init, 2 workers", "aide_init_cpu");
   row("baseline scan peak memory", "baseline_rss", "MiB", "aide --init", "aide_init_rss");
   row("no-change check", "check", "s", "stat-only walk (find)", "walk2");
   row("no-change check", "check", "s", "aide --check", "aide_check");
+  row("no-change check CPU time", "check_cpu", "s", "stat-only walk (find)", "walk2_cpu");
+  row("no-change check CPU time", "check_cpu", "s", "aide --check", "aide_check_cpu");
   row("no-change check peak memory", "check_rss", "MiB", "aide --check", "aide_check_rss");
   row("deep check (--no-cache)", "deep", "s", "baseline scan", "baseline");
   row("deep check peak memory", "deep_rss", "MiB", "", "");

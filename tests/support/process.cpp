@@ -138,6 +138,10 @@ ProcessResult runProcess(const std::vector<std::string>& argv, const ProcessOpti
   struct rusage usage {};
   ::wait4(pid, &status, 0, &usage);
   result.maxRssKb = usage.ru_maxrss;
+  const auto seconds = [](const struct timeval& tv) {
+    return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
+  };
+  result.cpuSeconds = seconds(usage.ru_utime) + seconds(usage.ru_stime);
   if (WIFEXITED(status)) result.exitCode = WEXITSTATUS(status);
   if (WIFSIGNALED(status)) result.signal = WTERMSIG(status);
   return result;

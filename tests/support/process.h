@@ -27,6 +27,7 @@ struct ProcessResult {
   std::string out;
   std::string err;
   long maxRssKb = 0;
+  double cpuSeconds = 0;  // user + system time of the process and the children it waited for
 };
 
 ProcessResult runProcess(const std::vector<std::string>& argv, const ProcessOptions& options = {});
