@@ -28,6 +28,7 @@
 #include "agent/daemon/state_reader.h"
 #include "agent/loop/work_pool.h"
 #include "agent/store/state_db.h"
+#include "agent/uplink/identity.h"
 #include "agent/uplink/uploader.h"
 #include "agent/watcher/pending_set.h"
 #include "agent/watcher/watch_table.h"
@@ -199,6 +200,9 @@ class Daemon::Impl {
   int exitCode_ = 0;
   bool stopping_ = false;
   std::atomic<bool> cancel_{false};
+  // Whether the state directory holds an enrollment: the outbox keeps changes only then. Set at
+  // start, then by the uploader; declared before everything that reads it.
+  std::atomic<bool> enrolled_{false};
   UniqueFd lockFd_;
   std::optional<EventLog> log_;
   std::optional<StateDb> db_;
@@ -283,6 +287,9 @@ Status Daemon::Impl::start() {
   auto db = StateDb::openForWriting(config_.stateDir);
   if (!db.ok()) return db.error();
   db_.emplace(std::move(db).value());
+  enrolled_.store(::access((config_.stateDir + "/" + std::string(kEnrollmentFile)).c_str(), F_OK) ==
+                  0);
+  db_->setOutboxGate(&enrolled_);
   auto readerDb = StateDb::openForReading(config_.stateDir);
   if (!readerDb.ok()) return readerDb.error();
   reader_ = std::make_unique<StateReader>(std::move(readerDb).value());
@@ -849,6 +856,7 @@ void Daemon::Impl::startUploader() {
   options.batchDelay = config_.batchDelay;
   options.heartbeatInterval = config_.heartbeatInterval;
   options.retryMax = config_.retryMax;
+  options.enrolled = &enrolled_;
   uploader_ = std::make_unique<Uploader>(options, [this](std::string level, std::string message) {
     {
       std::lock_guard lock(uplinkLinesMutex_);

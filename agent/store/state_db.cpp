@@ -284,6 +284,7 @@ Status StateDb::removeResource(std::string_view id) const {
 Status StateDb::appendStateChange(std::string_view resource, std::string_view state,
                                   const std::optional<std::string_view>& previous,
                                   int64_t nowMs) const {
+  if (outboxClosed()) return {};
   std::string prevTerm;
   if (previous) {
     const auto term = crypto::StateDigest::term(resource, *previous);
@@ -297,6 +298,7 @@ Status StateDb::appendStateChange(std::string_view resource, std::string_view st
 
 Status StateDb::appendCoverage(std::string_view gap, std::string_view payload,
                                int64_t nowMs) const {
+  if (outboxClosed()) return {};
   auto stmt = cached("INSERT INTO outbox (at, kind, resource, payload) VALUES (?, 'gap', ?, ?)");
   if (!stmt.ok()) return stmt.error();
   return (*stmt)->bind(1, nowMs).bind(2, gap).bind(3, payload).run();

@@ -9,6 +9,7 @@
 // One StateDb per thread: the loop thread holds the writer; a scan job opens its own
 // read-only connection (WAL lets it read beside the writer).
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -88,6 +89,11 @@ class StateDb {
                            const std::optional<std::string_view>& previous, int64_t nowMs) const;
   // A coverage gap opened or closed: `payload` is its JSON.
   Status appendCoverage(std::string_view gap, std::string_view payload, int64_t nowMs) const;
+  // While `*open` is false (an agent that is not enrolled), the two appends above keep nothing:
+  // the first report after enrollment is a full snapshot anyway, and writing every change of a
+  // 100,000-file initial scan only to drop it a minute later cost disk writes and idle CPU.
+  // The flag may be flipped from another thread. Default: always kept.
+  void setOutboxGate(const std::atomic<bool>* open) { outboxGate_ = open; }
   // The digest of every stored resource (see common/crypto/state_digest.h).
   Result<std::string> stateDigestHex() const;
   Status putDrift(const StoredDrift& drift) const;
@@ -117,8 +123,11 @@ class StateDb {
   explicit StateDb(sqlite::Database db) : db_(std::move(db)) {}
   Result<sqlite::Statement*> cached(std::string_view sql) const;
 
+  bool outboxClosed() const { return outboxGate_ != nullptr && !outboxGate_->load(); }
+
   sqlite::Database db_;
   mutable sqlite::StatementCache statements_;
+  const std::atomic<bool>* outboxGate_ = nullptr;
 };
 
 // Wall-clock seconds since the epoch: what the state records as times (observations: ms).

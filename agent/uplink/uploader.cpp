@@ -136,6 +136,7 @@ void Uploader::run() {
     const std::string current = fileStamp(enrollmentPath);
     if (current != stamp) {
       stamp = current;
+      if (options_.enrolled != nullptr) options_.enrolled->store(!current.empty());
       setClient(nullptr);
       identity.reset();
       key.reset();

@@ -9,6 +9,7 @@
 // It picks up an enrollment made while the daemon runs (enrollment.json appears or changes).
 // Its log lines go through `log`, which is called on the uploader's thread.
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -28,6 +29,9 @@ struct UploaderOptions {
   std::chrono::milliseconds batchDelay{1000};
   std::chrono::milliseconds heartbeatInterval{std::chrono::minutes(5)};
   std::chrono::milliseconds retryMax{std::chrono::minutes(5)};
+  // Set to whether the state directory holds an enrollment, each time that changes (the
+  // daemon's outbox gate: see StateDb::setOutboxGate). May be null.
+  std::atomic<bool>* enrolled = nullptr;
 };
 
 class Uploader {

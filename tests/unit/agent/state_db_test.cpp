@@ -1,5 +1,7 @@
 #include "agent/store/state_db.h"
 
+#include <atomic>
+
 #include <doctest/doctest.h>
 
 #include "tests/support/temp_dir.h"
@@ -54,6 +56,21 @@ TEST_CASE("resources, outbox, drift, gaps and events persist across reopening") 
   CHECK(db->queuedEvents()->size() == 1);
   CHECK(**db->meta("policy") == "web");
   CHECK_FALSE(db->meta("nothing")->has_value());
+}
+
+TEST_CASE("a closed outbox gate keeps no changes and no gaps; an open one keeps both") {
+  testing::TempDir dir;
+  auto db = StateDb::openForWriting(dir.at("state"));
+  REQUIRE(db.ok());
+  std::atomic<bool> enrolled{false};
+  db->setOutboxGate(&enrolled);
+  REQUIRE(db->appendStateChange("file:/etc/a", "present\ttype=file", std::nullopt, 100).ok());
+  REQUIRE(db->appendCoverage("1", "{}", 100).ok());
+  CHECK(*db->outboxDepth() == 0);
+  enrolled = true;
+  REQUIRE(db->appendStateChange("file:/etc/a", "present\ttype=dir", std::nullopt, 200).ok());
+  REQUIRE(db->appendCoverage("1", "{}", 200).ok());
+  CHECK(*db->outboxDepth() == 2);
 }
 
 TEST_CASE("an uncommitted change is not visible after a crash-like close") {
