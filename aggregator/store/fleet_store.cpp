@@ -109,6 +109,30 @@ CREATE TABLE policy_versions (
     R"sql(
 ALTER TABLE hosts ADD COLUMN clock_skew_ms INTEGER;
 )sql",
+    // Drift items: one row per host and resource, kept after it resolves so that a reopened
+    // item is the same row (with a new first_seen) and the fleet view can show what resolved.
+    R"sql(
+CREATE TABLE drift (
+  host TEXT NOT NULL,
+  resource TEXT NOT NULL,
+  policy TEXT NOT NULL,
+  policy_version INTEGER NOT NULL,
+  rule TEXT NOT NULL,
+  change TEXT NOT NULL,
+  attributes TEXT NOT NULL,
+  error TEXT NOT NULL,
+  severity TEXT NOT NULL,
+  drift_type TEXT NOT NULL,
+  direction TEXT NOT NULL,
+  status TEXT NOT NULL,
+  first_seen INTEGER NOT NULL,
+  last_seen INTEGER NOT NULL,
+  resolved_at INTEGER,
+  PRIMARY KEY (host, resource)
+) WITHOUT ROWID;
+CREATE INDEX drift_by_status ON drift (status, host);
+CREATE INDEX drift_by_policy ON drift (policy, status);
+)sql",
 };
 
 constexpr std::string_view kHostColumns =
@@ -367,6 +391,26 @@ Status FleetStore::forEachResource(
   return forEachIn("resources", host, fn);
 }
 
+Status FleetStore::forEachResourceWithPrefix(
+    std::string_view host, std::string_view prefix,
+    const std::function<void(const std::string&, const StoredState&)>& fn) const {
+  // A range on the primary key (BINARY collation compares bytes), so that the index is used:
+  // [prefix, prefix with its last byte raised).
+  std::string upper(prefix);
+  while (!upper.empty() && static_cast<unsigned char>(upper.back()) == 0xff)
+    upper.pop_back();
+  if (!upper.empty())
+    upper.back() = static_cast<char>(static_cast<unsigned char>(upper.back()) + 1);
+  auto stmt = db_.prepare(
+      "SELECT resource, state, observed_at FROM resources WHERE host = ?1 AND resource >= ?2 AND "
+      "(?3 = '' OR resource < ?3) ORDER BY resource");
+  if (!stmt.ok()) return stmt.error();
+  stmt->bind(1, host).bind(2, prefix).bind(3, upper);
+  while (stmt->step())
+    fn(stmt->columnText(0), StoredState{stmt->columnText(1), stmt->columnInt(2)});
+  return stmt->status();
+}
+
 Status FleetStore::forEachIn(
     std::string_view table, std::string_view host,
     const std::function<void(const std::string&, const StoredState&)>& fn) const {
@@ -597,6 +641,160 @@ Result<std::vector<CoverageRecord>> FleetStore::coverage(std::string_view host) 
     out.push_back({stmt->columnText(0), stmt->columnText(1), stmt->columnInt(2),
                    static_cast<uint64_t>(stmt->columnInt(3))});
   }
+  if (!stmt->status().ok()) return stmt->status().error();
+  return out;
+}
+
+Result<std::map<std::string, int64_t>> FleetStore::policyHeads() const {
+  auto stmt = cached("SELECT name, max(version) FROM policy_versions GROUP BY name");
+  if (!stmt.ok()) return stmt.error();
+  std::map<std::string, int64_t> out;
+  while ((*stmt)->step())
+    out.emplace((*stmt)->columnText(0), (*stmt)->columnInt(1));
+  if (auto s = finish(**stmt); !s.ok()) return s.error();
+  return out;
+}
+
+Result<std::optional<PolicyVersion>> FleetStore::policyVersion(std::string_view name,
+                                                               int64_t version) const {
+  auto stmt = db_.prepare("SELECT " + std::string(kPolicyColumns) +
+                          " FROM policy_versions WHERE name = ? AND version = ?");
+  if (!stmt.ok()) return stmt.error();
+  stmt->bind(1, name).bind(2, version);
+  std::optional<PolicyVersion> out;
+  if (stmt->step()) out = policyVersionFrom(*stmt);
+  if (!stmt->status().ok()) return stmt->status().error();
+  return out;
+}
+
+// ---- drift -------------------------------------------------------------------------------
+
+namespace {
+
+constexpr std::string_view kDriftColumns =
+    "host, resource, policy, policy_version, rule, change, attributes, error, severity, "
+    "drift_type, direction, status, first_seen, last_seen, resolved_at";
+
+nlohmann::json optionalJson(const std::optional<std::string>& v) {
+  return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
+}
+
+std::string attributesToJson(const std::vector<DriftAttribute>& attributes) {
+  auto out = nlohmann::json::array();
+  for (const auto& a : attributes) {
+    out.push_back({{"name", a.name},
+                   {"desired", optionalJson(a.desired)},
+                   {"actual", optionalJson(a.actual)}});
+  }
+  // Values are raw bytes (a symlink target may be anything): replaced, never thrown on.
+  return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::vector<DriftAttribute> attributesFromJson(std::string_view text) {
+  std::vector<DriftAttribute> out;
+  const auto j = nlohmann::json::parse(text, nullptr, false);
+  if (!j.is_array()) return out;
+  const auto optional = [](const nlohmann::json& v) -> std::optional<std::string> {
+    if (v.is_string()) return v.get<std::string>();
+    return std::nullopt;
+  };
+  for (const auto& a : j) {
+    if (!a.is_object() || !a.contains("name") || !a["name"].is_string()) continue;
+    DriftAttribute attr;
+    attr.name = a["name"].get<std::string>();
+    if (a.contains("desired")) attr.desired = optional(a["desired"]);
+    if (a.contains("actual")) attr.actual = optional(a["actual"]);
+    out.push_back(std::move(attr));
+  }
+  return out;
+}
+
+DriftRecord readDrift(const sqlite::Statement& s) {
+  DriftRecord d;
+  d.host = s.columnText(0);
+  d.resource = s.columnText(1);
+  d.policy = s.columnText(2);
+  d.policyVersion = s.columnInt(3);
+  d.rule = s.columnText(4);
+  d.change = s.columnText(5);
+  d.attributes = attributesFromJson(s.columnText(6));
+  d.error = s.columnText(7);
+  d.severity = s.columnText(8);
+  d.driftType = s.columnText(9);
+  d.direction = s.columnText(10);
+  d.status = s.columnText(11);
+  d.firstSeen = s.columnInt(12);
+  d.lastSeen = s.columnInt(13);
+  if (!s.isNull(14)) d.resolvedAt = s.columnInt(14);
+  return d;
+}
+
+}  // namespace
+
+Status FleetStore::putDrift(const DriftRecord& d) const {
+  auto stmt = cached("INSERT OR REPLACE INTO drift (" + std::string(kDriftColumns) +
+                     ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  if (!stmt.ok()) return stmt.error();
+  auto& s = **stmt;
+  s.bind(1, d.host)
+      .bind(2, d.resource)
+      .bind(3, d.policy)
+      .bind(4, d.policyVersion)
+      .bind(5, d.rule)
+      .bind(6, d.change)
+      .bind(7, attributesToJson(d.attributes))
+      .bind(8, d.error)
+      .bind(9, d.severity)
+      .bind(10, d.driftType)
+      .bind(11, d.direction)
+      .bind(12, d.status)
+      .bind(13, d.firstSeen)
+      .bind(14, d.lastSeen);
+  if (d.resolvedAt) {
+    s.bind(15, *d.resolvedAt);
+  } else {
+    s.bindNull(15);
+  }
+  return s.run();
+}
+
+Result<std::optional<DriftRecord>> FleetStore::drift(std::string_view host,
+                                                     std::string_view resource) const {
+  auto stmt = cached("SELECT " + std::string(kDriftColumns) +
+                     " FROM drift WHERE host = ? AND resource = ?");
+  if (!stmt.ok()) return stmt.error();
+  (*stmt)->bind(1, host).bind(2, resource);
+  std::optional<DriftRecord> out;
+  if ((*stmt)->step()) out = readDrift(**stmt);
+  if (auto s = finish(**stmt); !s.ok()) return s.error();
+  return out;
+}
+
+Result<bool> FleetStore::resolveDrift(std::string_view host, std::string_view resource,
+                                      int64_t at) const {
+  auto stmt = cached(
+      "UPDATE drift SET status = 'resolved', resolved_at = ? WHERE host = ? AND resource = ? AND "
+      "status = 'open'");
+  if (!stmt.ok()) return stmt.error();
+  if (auto s = (*stmt)->bind(1, at).bind(2, host).bind(3, resource).run(); !s.ok())
+    return s.error();
+  return db_.changes() > 0;
+}
+
+Result<std::vector<DriftRecord>> FleetStore::driftItems(const DriftFilter& f) const {
+  auto stmt = db_.prepare("SELECT " + std::string(kDriftColumns) +
+                          " FROM drift WHERE (?1 = '' OR host = ?1) AND (?2 = '' OR status = ?2) "
+                          "AND (?3 = '' OR severity = ?3) AND (?4 = '' OR direction = ?4) AND "
+                          "(?5 = '' OR policy = ?5) ORDER BY host, resource");
+  if (!stmt.ok()) return stmt.error();
+  stmt->bind(1, f.host)
+      .bind(2, f.status)
+      .bind(3, f.severity)
+      .bind(4, f.direction)
+      .bind(5, f.policy);
+  std::vector<DriftRecord> out;
+  while (stmt->step())
+    out.push_back(readDrift(*stmt));
   if (!stmt->status().ok()) return stmt->status().error();
   return out;
 }

@@ -89,6 +89,41 @@ struct PolicyVersion {
   std::string gitCommit;  // "" outside a git checkout; "+dirty" when the file had changes
 };
 
+// One attribute of a drift item; nullopt: no value (absent, or could not be observed).
+struct DriftAttribute {
+  std::string name;
+  std::optional<std::string> desired;
+  std::optional<std::string> actual;
+};
+
+// A drift item as stored: one per host and resource (see docs/aggregator.md, "Drift").
+struct DriftRecord {
+  std::string host;
+  std::string resource;  // "file:/etc/motd"
+  std::string policy;    // the policy whose rule found it
+  int64_t policyVersion = 0;
+  std::string rule;    // where the rule was written: "web.yaml:4:5 (files[0])"
+  std::string change;  // modified, added, removed
+  std::vector<DriftAttribute> attributes;
+  std::string error;  // why the actual state could not be fully observed; "" when it could
+  std::string severity;
+  std::string driftType;  // configuration
+  std::string direction;  // managed, definition
+  std::string status;     // open, resolved
+  int64_t firstSeen = 0;  // ms, aggregator clock; reset when a resolved item opens again
+  int64_t lastSeen = 0;
+  std::optional<int64_t> resolvedAt;
+};
+
+// Which drift items to list; an empty field matches everything.
+struct DriftFilter {
+  std::string host;
+  std::string status;
+  std::string severity;
+  std::string direction;
+  std::string policy;
+};
+
 struct AuditRecord {
   int64_t at = 0;  // ms
   std::string event;
@@ -134,6 +169,10 @@ class FleetStore {
   Status forEachResource(
       std::string_view host,
       const std::function<void(const std::string&, const StoredState&)>& fn) const;
+  // Only the resources whose name starts with `prefix` ("file:/etc/", "user:"), in order.
+  Status forEachResourceWithPrefix(
+      std::string_view host, std::string_view prefix,
+      const std::function<void(const std::string&, const StoredState&)>& fn) const;
   Status appendHistory(std::string_view host, std::string_view resource, std::string_view state,
                        int64_t observedAt, uint64_t seq, int64_t recordedAt) const;
   Result<std::vector<HistoryRow>> history(std::string_view host, std::string_view resource,
@@ -162,6 +201,18 @@ class FleetStore {
   Result<std::vector<PolicyVersion>> latestPolicies() const;
   // Every version of one policy, oldest first.
   Result<std::vector<PolicyVersion>> policyHistory(std::string_view name) const;
+  // The newest version number of every policy, by name, without reading the texts.
+  Result<std::map<std::string, int64_t>> policyHeads() const;
+  Result<std::optional<PolicyVersion>> policyVersion(std::string_view name, int64_t version) const;
+
+  // ---- drift ----
+  // Inserts or replaces the item for (record.host, record.resource).
+  Status putDrift(const DriftRecord& record) const;
+  Result<std::optional<DriftRecord>> drift(std::string_view host, std::string_view resource) const;
+  // Returns false when there is no open item for that host and resource.
+  Result<bool> resolveDrift(std::string_view host, std::string_view resource, int64_t at) const;
+  // Ordered by host, then resource.
+  Result<std::vector<DriftRecord>> driftItems(const DriftFilter& filter) const;
 
   // ---- audit ----
   Status addAudit(const AuditRecord& record) const;
