@@ -1,7 +1,9 @@
 #include "aggregator/policy/policy_apply.h"
 
 #include <map>
+#include <set>
 
+#include "aggregator/drift/drift_engine.h"
 #include "common/base/escape.h"
 #include "common/baseline/baseline.h"
 #include "common/crypto/sha256.h"
@@ -143,6 +145,13 @@ Result<std::vector<ApplyOutcome>> applyPolicies(const FleetStore& store, AuditLo
     if (auto s = store.addPolicyVersion(v); !s.ok()) return s.error();
     out.push_back({v.name, v.version, true});
   }
+  // Judged in the same transaction: the new versions and the drift they cause commit together.
+  std::set<std::string> changed;
+  for (const auto& o : out) {
+    if (o.changed) changed.insert(o.name);
+  }
+  DriftEngine drift(store);
+  if (auto s = drift.onPoliciesChanged(changed, request.now * 1000); !s.ok()) return s.error();
   if (auto s = tx->commit(); !s.ok()) return s.error();
   for (const auto& o : out) {
     if (!o.changed) continue;

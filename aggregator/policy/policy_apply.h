@@ -2,7 +2,9 @@
 // Applying fleet policies: each given policy (with its baseline, when its rules take values
 // from one) is checked, the whole resulting set is checked for conflicts, and only then are
 // the changed ones stored as new versions, all in one transaction. An invalid or conflicting
-// policy never replaces a good one. Runs against the fleet store of the admin command.
+// policy never replaces a good one. The hosts the changed policies select are judged for drift
+// (definition drift) in that same transaction. Runs against the fleet store of the admin
+// command.
 
 #include <cstdint>
 #include <optional>

@@ -180,6 +180,8 @@ HttpResponse ReportProcessor::process(const HttpRequest& request) {
   std::optional<sqlite::Savepoint> tx(std::move(began).value());  // reset(): undo this report
   crypto::StateDigest stateDigest = crypto::StateDigest::fromBytes(h.stateDigest);
   std::string mismatch;
+  std::vector<std::string> touched;  // by a delta batch: what the drift engine judges again
+  bool replaced = false;             // by a snapshot's last part: everything is judged again
   const auto failed = [&](const Error& e) {
     std::fprintf(stderr, "driftwatch-aggregator: error: %s\n", e.describe().c_str());
     return refused(503, "the fleet store failed; retry later");
@@ -248,6 +250,7 @@ HttpResponse ReportProcessor::process(const HttpRequest& request) {
       }
       if (auto s = store_.clearStaging(h.id); !s.ok()) return failed(s.error());
       h.snapshotNext.reset();
+      replaced = true;
       stateDigest = staged;
       if (staged.bytes() != batch->stateDigest) mismatch = "snapshot";
     }
@@ -261,6 +264,7 @@ HttpResponse ReportProcessor::process(const HttpRequest& request) {
     for (const auto& d : batch->deltas) {
       if (auto s = applyDelta(store_, h.id, d, batch->seq, now, stateDigest); !s.ok())
         return failed(s.error());
+      touched.push_back(d.resource);
     }
     if (stateDigest.bytes() != batch->stateDigest) mismatch = "delta";
   }
@@ -274,6 +278,12 @@ HttpResponse ReportProcessor::process(const HttpRequest& request) {
     audit_.record("resync_requested", h.id, peer, detail);
     return answer(wire::ReportStatus::kResync, h, "state digest mismatch");
   }
+
+  // In this report's savepoint: the drift commits with the state it was judged from, or not.
+  if (auto s =
+          replaced ? drift_.onHostReplaced(h, now) : drift_.onResourcesChanged(h, touched, now);
+      !s.ok())
+    return failed(s.error());
 
   for (const auto& c : batch->coverage) {
     if (auto s = store_.addCoverage(h.id, c.gap, c.payload, c.at, batch->seq); !s.ok())

@@ -18,6 +18,10 @@
 // only its own changes. Nothing is acknowledged before the group's commit returned; if the
 // commit fails, every report of the group is answered 503 and sent again.
 //
+// Each accepted batch is judged for drift inside its own savepoint (see drift_engine.h): the
+// resources a delta batch touched, or everything the host's policies cover after a snapshot.
+// A failure to judge is a store failure: the report is answered 503 and sent again.
+//
 // Runs on the store thread.
 
 #include <cstdint>
@@ -25,6 +29,7 @@
 #include <vector>
 
 #include "aggregator/audit/audit_log.h"
+#include "aggregator/drift/drift_engine.h"
 #include "aggregator/http/messages.h"
 #include "aggregator/store/fleet_store.h"
 
@@ -32,7 +37,8 @@ namespace driftwatch::aggregator {
 
 class ReportProcessor {
  public:
-  ReportProcessor(FleetStore& store, AuditLog& audit) : store_(store), audit_(audit) {}
+  ReportProcessor(FleetStore& store, AuditLog& audit)
+      : store_(store), audit_(audit), drift_(store) {}
 
   HttpResponse handle(const HttpRequest& request);
   // The answers to `requests`, in order, committed together.
@@ -44,6 +50,7 @@ class ReportProcessor {
 
   FleetStore& store_;
   AuditLog& audit_;
+  DriftEngine drift_;
 };
 
 }  // namespace driftwatch::aggregator

@@ -1,0 +1,400 @@
+#include "aggregator/drift/drift_engine.h"
+
+#include <algorithm>
+
+#include "common/compare/compare.h"
+#include "common/compare/identity.h"
+#include "common/model/state_codec.h"
+
+namespace driftwatch::aggregator {
+namespace {
+
+using model::DriftItem;
+using model::Presence;
+using model::ResourceId;
+using model::ResourceKind;
+
+// The stored state of one resource as an observation of its kind: absent when the host does
+// not report it, "unknown" with the reason when the stored text cannot be read (what cannot
+// be verified is never assumed to match).
+template <typename Obs, typename Decode>
+Obs observed(const std::optional<StoredState>& stored, const std::string& name, Decode decode) {
+  Obs obs;
+  if (!stored) {
+    if constexpr (requires { obs.path; }) {
+      obs.path = name;
+    } else if constexpr (requires { obs.key; }) {
+      obs.key = name;
+    } else if constexpr (requires { obs.unit; }) {
+      obs.unit = name;
+    } else {
+      obs.name = name;
+    }
+    if constexpr (requires { obs.presence; }) obs.presence = Presence::kAbsent;
+    return obs;
+  }
+  auto decoded = decode(name, stored->state);
+  if (decoded.ok()) return std::move(decoded).value();
+  auto failed = observed<Obs>(std::nullopt, name, decode);
+  if constexpr (requires { failed.presence; }) failed.presence = Presence::kUnknown;
+  failed.error = "the stored state cannot be read: " + decoded.error().describe();
+  return failed;
+}
+
+// The host's own user and group names, from the accounts it reports (file owners may be
+// written as names in a policy).
+Result<compare::IdentityTable> identitiesOf(const FleetStore& store, const std::string& host) {
+  compare::IdentityTable ids;
+  std::string problem;
+  const auto read = [&](std::string_view prefix, auto decode, auto add) {
+    return store.forEachResourceWithPrefix(host, prefix,
+                                           [&](const std::string& resource, const StoredState& st) {
+                                             auto id = ResourceId::parse(resource);
+                                             if (!id.ok()) return;
+                                             auto obs = decode(id->name, st.state);
+                                             if (obs.ok() && obs->presence == Presence::kPresent)
+                                               add(*obs);
+                                           });
+  };
+  if (auto s = read("user:", model::decodeUserState,
+                    [&](const model::UserObservation& u) { ids.addUser(u.name, u.uid); });
+      !s.ok())
+    return s.error();
+  if (auto s = read("group:", model::decodeGroupState,
+                    [&](const model::GroupObservation& g) { ids.addGroup(g.name, g.gid); });
+      !s.ok())
+    return s.error();
+  return ids;
+}
+
+// Merges drift on the same resource found by another policy's rule (policies that select the
+// same host may declare different attributes of one resource; conflicting values were refused
+// at apply time).
+void merge(DriftItem& into, DriftItem&& other) {
+  for (auto& attr : other.attributes) {
+    const bool known = std::any_of(into.attributes.begin(), into.attributes.end(),
+                                   [&](const auto& a) { return a.attr == attr.attr; });
+    if (!known) into.attributes.push_back(std::move(attr));
+  }
+  into.severity = std::max(into.severity, other.severity);
+  if (into.error.empty()) into.error = std::move(other.error);
+}
+
+template <typename Rule, typename Key>
+const Rule* ruleFor(const std::vector<Rule>& rules, const std::string& name, Key key) {
+  for (const auto& r : rules) {
+    if (key(r) == name) return &r;
+  }
+  return nullptr;
+}
+
+DriftRecord recordOf(const HostRecord& host, const std::string& resource, const Judgement& j) {
+  const DriftItem& item = *j.item;
+  DriftRecord r;
+  r.host = host.id;
+  r.resource = resource;
+  r.policy = j.source->policy.name;
+  r.policyVersion = j.source->version;
+  r.rule = item.rule.str();
+  r.change = std::string(model::changeName(item.change));
+  for (const auto& a : item.attributes)
+    r.attributes.push_back({std::string(model::attrName(a.attr)), a.desired, a.actual});
+  r.error = item.error;
+  r.severity = std::string(model::severityName(item.severity));
+  r.driftType = std::string(model::driftTypeName(item.type));
+  return r;
+}
+
+// Whether the desired side changed: what a new policy version does to an open item.
+bool sameDesired(const DriftRecord& a, const DriftRecord& b) {
+  const auto same = [](const DriftAttribute& x, const DriftAttribute& y) {
+    return x.name == y.name && x.desired == y.desired;
+  };
+  return std::equal(a.attributes.begin(), a.attributes.end(), b.attributes.begin(),
+                    b.attributes.end(), same);
+}
+
+}  // namespace
+
+std::string_view directionName(DriftDirection d) {
+  return d == DriftDirection::kManaged ? "managed" : "definition";
+}
+
+// ---- desired state -----------------------------------------------------------------------
+
+Result<std::unique_ptr<DesiredPolicy>> DesiredPolicy::compile(const PolicyVersion& stored) {
+  const std::string where =
+      "policy '" + stored.name + "' version " + std::to_string(stored.version);
+  auto parsed = policy::parsePolicy(stored.text, stored.source);
+  if (!parsed.ok())
+    return makeError(ErrorCode::kInvalidInput, "does not parse: " + parsed.error().describe(),
+                     where);
+  auto out = std::make_unique<DesiredPolicy>();
+  out->policy = std::move(parsed).value();
+  out->version = stored.version;
+  if (stored.baseline) {
+    auto base = baseline::parseBaseline(*stored.baseline, stored.source + " (baseline)");
+    if (!base.ok())
+      return makeError(ErrorCode::kInvalidInput,
+                       "its baseline does not parse: " + base.error().describe(), where);
+    out->baseline = std::move(base).value();
+  }
+  out->files.emplace(out->policy.files);
+  return out;
+}
+
+Status DesiredState::refresh(const FleetStore& store) {
+  auto heads = store.policyHeads();
+  if (!heads.ok()) return heads.error();
+  for (const auto& [name, version] : *heads) {
+    const auto it = byName_.find(name);
+    if (it != byName_.end() && it->second->version == version) continue;
+    auto stored = store.policyVersion(name, version);
+    if (!stored.ok()) return stored.error();
+    if (!*stored) continue;  // removed between the two reads: nothing to judge against
+    auto compiled = DesiredPolicy::compile(**stored);
+    if (!compiled.ok()) return compiled.error();
+    put(std::move(compiled).value());
+  }
+  return {};
+}
+
+void DesiredState::put(std::unique_ptr<DesiredPolicy> policy) {
+  const std::string name = policy->policy.name;
+  byName_[name] = std::move(policy);
+}
+
+std::vector<const DesiredPolicy*> DesiredState::selecting(const Labels& labels) const {
+  std::vector<const DesiredPolicy*> out;
+  for (const auto& [name, p] : byName_) {
+    if (model::selects(p->policy.selector, labels)) out.push_back(p.get());
+  }
+  return out;
+}
+
+const DesiredPolicy* DesiredState::find(const std::string& name) const {
+  const auto it = byName_.find(name);
+  return it == byName_.end() ? nullptr : it->second.get();
+}
+
+// ---- judging -----------------------------------------------------------------------------
+
+Result<Judgement> DriftEngine::judge(const HostRecord& host,
+                                     const std::vector<const DesiredPolicy*>& policies,
+                                     const std::string& resource,
+                                     const compare::IdentityResolver& ids) {
+  Judgement out;
+  auto id = ResourceId::parse(resource);
+  if (!id.ok()) return out;  // not a resource name any rule can declare
+  auto stored = store_.resource(host.id, resource);
+  if (!stored.ok()) return stored.error();
+  const std::string& name = id->name;
+
+  const auto found = [&](std::optional<DriftItem> item, const DesiredPolicy* p) {
+    if (!item) return;
+    if (!out.item) {
+      out.item = std::move(item);
+      out.source = p;
+    } else {
+      merge(*out.item, std::move(*item));
+    }
+  };
+
+  switch (id->kind) {
+    case ResourceKind::kFile: {
+      const auto obs = observed<model::FileObservation>(*stored, name, model::decodeFileState);
+      for (const DesiredPolicy* p : policies) {
+        const baseline::BaselineEntry* base = p->baseline ? p->baseline->find(name) : nullptr;
+        // Ignore patterns that name directories need to know whether this is one; when the
+        // host has no entry, the baseline says what it was.
+        const bool isDir = obs.presence == Presence::kPresent
+                               ? obs.attrs.type == model::FileType::kDir
+                               : base != nullptr &&
+                                     model::has(base->attrs.mask, model::Attr::kType) &&
+                                     base->attrs.type == model::FileType::kDir;
+        const policy::FileRule* rule = p->files->ownerOf(name, isDir);
+        if (rule == nullptr) continue;
+        found(compare::compareFile(*rule, rule->usesBaseline() ? base : nullptr, obs, ids), p);
+      }
+      break;
+    }
+    case ResourceKind::kSysctl: {
+      const auto obs = observed<model::SysctlObservation>(*stored, name, model::decodeSysctlState);
+      for (const DesiredPolicy* p : policies) {
+        if (const auto* r = ruleFor(p->policy.sysctl, name, [](const auto& x) { return x.key; }))
+          found(compare::compareSysctl(*r, obs), p);
+      }
+      break;
+    }
+    case ResourceKind::kPackage: {
+      const auto obs =
+          observed<model::PackageObservation>(*stored, name, model::decodePackageState);
+      for (const DesiredPolicy* p : policies) {
+        if (const auto* r = ruleFor(p->policy.packages, name, [](const auto& x) { return x.name; }))
+          found(compare::comparePackage(*r, obs), p);
+      }
+      break;
+    }
+    case ResourceKind::kService: {
+      const auto obs =
+          observed<model::ServiceObservation>(*stored, name, model::decodeServiceState);
+      for (const DesiredPolicy* p : policies) {
+        if (const auto* r = ruleFor(p->policy.services, name, [](const auto& x) { return x.unit; }))
+          found(compare::compareService(*r, obs), p);
+      }
+      break;
+    }
+    case ResourceKind::kUser: {
+      const auto obs = observed<model::UserObservation>(*stored, name, model::decodeUserState);
+      for (const DesiredPolicy* p : policies) {
+        if (const auto* r = ruleFor(p->policy.users, name, [](const auto& x) { return x.name; }))
+          found(compare::compareUser(*r, obs), p);
+      }
+      break;
+    }
+    case ResourceKind::kGroup: {
+      const auto obs = observed<model::GroupObservation>(*stored, name, model::decodeGroupState);
+      for (const DesiredPolicy* p : policies) {
+        if (const auto* r = ruleFor(p->policy.groups, name, [](const auto& x) { return x.name; }))
+          found(compare::compareGroup(*r, obs), p);
+      }
+      break;
+    }
+  }
+  return out;
+}
+
+Result<std::set<std::string>> DriftEngine::covered(
+    const HostRecord& host, const std::vector<const DesiredPolicy*>& policies) {
+  std::set<std::string> out;
+  const auto add = [&](ResourceKind kind, const std::string& name) {
+    out.insert(ResourceId{kind, name}.str());
+  };
+  for (const DesiredPolicy* p : policies) {
+    for (const auto& rule : p->policy.files) {
+      add(ResourceKind::kFile, rule.path);
+      if (!rule.recursive) continue;
+      // What the host reports below the rule, and what the baseline says should be there
+      // (an entry the host no longer reports is judged as absent, as the agent's check does).
+      const std::string prefix = ResourceId{ResourceKind::kFile, rule.path}.str();
+      if (auto s = store_.forEachResourceWithPrefix(
+              host.id, prefix.back() == '/' ? prefix : prefix + "/",
+              [&](const std::string& r, const StoredState&) { out.insert(r); });
+          !s.ok())
+        return s.error();
+      if (p->baseline && rule.usesBaseline()) {
+        for (const auto& entry : p->baseline->below(rule.path))
+          add(ResourceKind::kFile, entry.path);
+      }
+    }
+    for (const auto& r : p->policy.sysctl)
+      add(ResourceKind::kSysctl, r.key);
+    for (const auto& r : p->policy.packages)
+      add(ResourceKind::kPackage, r.name);
+    for (const auto& r : p->policy.services)
+      add(ResourceKind::kService, r.unit);
+    for (const auto& r : p->policy.users)
+      add(ResourceKind::kUser, r.name);
+    for (const auto& r : p->policy.groups)
+      add(ResourceKind::kGroup, r.name);
+  }
+  DriftFilter open;
+  open.host = host.id;
+  open.status = std::string(kDriftOpen);
+  auto items = store_.driftItems(open);
+  if (!items.ok()) return items.error();
+  for (const auto& item : *items)
+    out.insert(item.resource);
+  return out;
+}
+
+// ---- reconciling -------------------------------------------------------------------------
+
+Status DriftEngine::reconcile(const HostRecord& host, const std::string& resource,
+                              const Judgement& judged, DriftDirection direction, int64_t now) {
+  auto existing = store_.drift(host.id, resource);
+  if (!existing.ok()) return existing.error();
+  const bool wasOpen = *existing && (*existing)->status == kDriftOpen;
+  if (!judged.item) {
+    if (!wasOpen) return {};
+    auto resolved = store_.resolveDrift(host.id, resource, now);
+    if (!resolved.ok()) return resolved.error();
+    return {};
+  }
+  DriftRecord next = recordOf(host, resource, judged);
+  next.status = std::string(kDriftOpen);
+  next.lastSeen = now;
+  if (!wasOpen) {
+    // New, or back after it resolved: a new episode of drift.
+    next.direction = std::string(directionName(direction));
+    next.firstSeen = now;
+    return store_.putDrift(next);
+  }
+  const DriftRecord& before = **existing;
+  next.firstSeen = before.firstSeen;
+  // The direction says why the item opened; a new definition that changes what is desired
+  // makes it definition drift (the host now has a new definition to catch up with).
+  next.direction = direction == DriftDirection::kDefinition && !sameDesired(before, next)
+                       ? std::string(directionName(direction))
+                       : before.direction;
+  return store_.putDrift(next);
+}
+
+Status DriftEngine::evaluate(const HostRecord& host, const std::set<std::string>& resources,
+                             DriftDirection direction, int64_t now) {
+  if (resources.empty()) return {};
+  if (auto s = desired_.refresh(store_); !s.ok()) return s;
+  const auto policies = desired_.selecting(host.labels);
+  auto ids = identitiesOf(store_, host.id);
+  if (!ids.ok()) return ids.error();
+  for (const auto& resource : resources) {
+    auto judged = judge(host, policies, resource, *ids);
+    if (!judged.ok()) return judged.error();
+    if (auto s = reconcile(host, resource, *judged, direction, now); !s.ok()) return s;
+  }
+  return {};
+}
+
+Status DriftEngine::onResourcesChanged(const HostRecord& host,
+                                       const std::vector<std::string>& resources, int64_t now) {
+  return evaluate(host, std::set<std::string>(resources.begin(), resources.end()),
+                  DriftDirection::kManaged, now);
+}
+
+Status DriftEngine::onHostReplaced(const HostRecord& host, int64_t now) {
+  if (auto s = desired_.refresh(store_); !s.ok()) return s;
+  auto resources = covered(host, desired_.selecting(host.labels));
+  if (!resources.ok()) return resources.error();
+  return evaluate(host, *resources, DriftDirection::kManaged, now);
+}
+
+Status DriftEngine::onPoliciesChanged(const std::set<std::string>& policies, int64_t now) {
+  if (policies.empty()) return {};
+  if (auto s = desired_.refresh(store_); !s.ok()) return s;
+  std::set<std::string> withDrift;
+  for (const auto& name : policies) {
+    DriftFilter filter;
+    filter.policy = name;
+    filter.status = std::string(kDriftOpen);
+    auto items = store_.driftItems(filter);
+    if (!items.ok()) return items.error();
+    for (const auto& item : *items)
+      withDrift.insert(item.host);
+  }
+  auto hosts = store_.hosts();
+  if (!hosts.ok()) return hosts.error();
+  for (const auto& host : *hosts) {
+    if (host.revokedAt) continue;
+    const bool selected = std::any_of(policies.begin(), policies.end(), [&](const auto& name) {
+      const DesiredPolicy* p = desired_.find(name);
+      return p != nullptr && model::selects(p->policy.selector, host.labels);
+    });
+    if (!selected && !withDrift.contains(host.id)) continue;
+    auto resources = covered(host, desired_.selecting(host.labels));
+    if (!resources.ok()) return resources.error();
+    if (auto s = evaluate(host, *resources, DriftDirection::kDefinition, now); !s.ok()) return s;
+  }
+  return {};
+}
+
+}  // namespace driftwatch::aggregator

@@ -1,0 +1,113 @@
+#pragma once
+// The drift engine: judges a host's stored actual state against the fleet's desired state (the
+// newest version of every policy whose selector selects the host's labels) with the common
+// compare engine, the one `driftwatch-agent check` uses, and reconciles what it finds with the
+// host's drift items in the fleet store: new drift opens, changed drift is updated, drift that
+// is gone resolves, and resolved drift that comes back opens again with a new first_seen.
+//
+// Incremental: after a delta batch only the resources the batch touched are judged; after a
+// snapshot, or after new policy versions were stored, every resource the host's policies cover
+// (and every resource with an open item) is. The engine writes through the caller's store and
+// opens no transaction of its own: callers run it inside the transaction (or savepoint) that
+// changed the state or the policies, so that drift and what it was judged from never disagree.
+//
+// Not thread-safe: one engine per store thread, like the FleetStore it uses (it keeps the
+// parsed policies between calls).
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "aggregator/store/fleet_store.h"
+#include "common/base/result.h"
+#include "common/baseline/baseline.h"
+#include "common/compare/identity.h"
+#include "common/model/drift.h"
+#include "common/policy/file_rule_index.h"
+#include "common/policy/policy.h"
+
+namespace driftwatch::aggregator {
+
+// Why an item opened: the host changed (managed) or the definition did and the host has not
+// caught up with it (definition).
+enum class DriftDirection : uint8_t { kManaged, kDefinition };
+std::string_view directionName(DriftDirection d);
+
+inline constexpr std::string_view kDriftOpen = "open";
+inline constexpr std::string_view kDriftResolved = "resolved";
+
+// One stored policy version, parsed, with its baseline and an index of its file rules.
+// Built in place and never moved: the index points into `policy.files`.
+struct DesiredPolicy {
+  policy::Policy policy;
+  int64_t version = 0;
+  std::optional<baseline::Baseline> baseline;
+  std::optional<policy::FileRuleIndex> files;
+
+  // The error names the policy, its version and what does not parse.
+  static Result<std::unique_ptr<DesiredPolicy>> compile(const PolicyVersion& stored);
+};
+
+// The newest version of every policy, parsed once and re-read only when a newer version was
+// stored (a baseline can hold 100,000 entries: parsing it per report would dominate ingest).
+class DesiredState {
+ public:
+  // Brings the set up to date with the store's newest versions.
+  Status refresh(const FleetStore& store);
+  // Adds or replaces one policy: for tests, and for refresh.
+  void put(std::unique_ptr<DesiredPolicy> policy);
+
+  // The policies that select a host with these labels, by name.
+  std::vector<const DesiredPolicy*> selecting(const Labels& labels) const;
+  const DesiredPolicy* find(const std::string& name) const;
+
+ private:
+  std::map<std::string, std::unique_ptr<DesiredPolicy>> byName_;
+};
+
+// The drift found for one resource, and the policy whose rule found it first (by name).
+struct Judgement {
+  std::optional<model::DriftItem> item;
+  const DesiredPolicy* source = nullptr;
+};
+
+class DriftEngine {
+ public:
+  explicit DriftEngine(const FleetStore& store) : store_(store) {}
+
+  // After a delta batch of `host` was applied: judges the resources it touched ("file:/etc/motd",
+  // as stored). `now` is the aggregator's clock, ms.
+  Status onResourcesChanged(const HostRecord& host, const std::vector<std::string>& resources,
+                            int64_t now);
+  // After a snapshot replaced the host's stored state.
+  Status onHostReplaced(const HostRecord& host, int64_t now);
+  // After new versions of `policies` were stored: every unrevoked host one of them selects, and
+  // every host with an open item from one of them (a narrowed selector resolves its drift).
+  Status onPoliciesChanged(const std::set<std::string>& policies, int64_t now);
+
+  // The judgement of one resource of a host against `policies`, from the stored state; `ids`
+  // are the host's user and group names.
+  Result<Judgement> judge(const HostRecord& host, const std::vector<const DesiredPolicy*>& policies,
+                          const std::string& resource, const compare::IdentityResolver& ids);
+
+  DesiredState& desired() { return desired_; }
+
+ private:
+  Status evaluate(const HostRecord& host, const std::set<std::string>& resources,
+                  DriftDirection direction, int64_t now);
+  // Every resource the host's policies cover, plus those with an open item.
+  Result<std::set<std::string>> covered(const HostRecord& host,
+                                        const std::vector<const DesiredPolicy*>& policies);
+  Status reconcile(const HostRecord& host, const std::string& resource, const Judgement& judged,
+                   DriftDirection direction, int64_t now);
+
+  const FleetStore& store_;
+  DesiredState desired_;
+};
+
+}  // namespace driftwatch::aggregator

@@ -1,0 +1,340 @@
+#include "aggregator/drift/drift_engine.h"
+
+#include <doctest/doctest.h>
+
+#include "aggregator/policy/policy_apply.h"
+#include "aggregator/report/report_processor.h"
+#include "tests/unit/aggregator/store_fixture.h"
+#include "tests/unit/aggregator/test_agent.h"
+
+using namespace driftwatch;
+using namespace driftwatch::aggregator;
+using namespace driftwatch::testing;
+
+namespace {
+
+const std::string kMotd = "file:/etc/motd";
+const std::string kSwappiness = "sysctl:vm.swappiness";
+const std::string kMode0644 = "present\ttype=file\tmode=0644\towner=0\tgroup=0\tsize=8";
+const std::string kMode0600 = "present\ttype=file\tmode=0600\towner=0\tgroup=0\tsize=8";
+
+// A real fleet store with hosts, policies applied the way `policy apply` applies them, and a
+// drift engine judging on it; times are given by the test (ms).
+struct Fleet : StoreFixture {
+  Fleet() : engine(*store) {}
+
+  HostRecord addHost(const std::string& id, const Labels& labels) {
+    HostRecord h;
+    h.id = id;
+    h.name = id + ".example.org";
+    h.labels = labels;
+    h.publicKey = std::string(32, static_cast<char>('a' + hosts++));
+    h.certFingerprint = "sha256:" + std::string(64, '0');
+    h.enrolledAt = 1'700'000'000;
+    REQUIRE(store->addHost(h).ok());
+    return h;
+  }
+
+  // Applies one policy (and its baseline) at `nowMs` (whole seconds: applies are timed so).
+  void apply(const std::string& name, const std::string& yaml, int64_t nowMs,
+             std::optional<std::string> baseline = std::nullopt) {
+    PolicySource src;
+    src.path = dir.at(name + ".yaml");
+    src.text = yaml;
+    src.baselinePath = dir.at(name + ".baseline");
+    src.baseline = std::move(baseline);
+    const auto applied = applyPolicies(*store, *audit, {{src}, "alice", "", nowMs / 1000});
+    INFO((applied.ok() ? std::string() : applied.error().describe()));
+    REQUIRE(applied.ok());
+  }
+
+  void put(const HostRecord& h, const std::string& resource, const std::string& state) {
+    REQUIRE(store->putResource(h.id, resource, state, 1, 1).ok());
+  }
+
+  void changed(const HostRecord& h, std::vector<std::string> resources, int64_t now) {
+    const auto s = engine.onResourcesChanged(h, resources, now);
+    INFO((s.ok() ? std::string() : s.error().describe()));
+    REQUIRE(s.ok());
+  }
+
+  std::optional<DriftRecord> item(const std::string& host, const std::string& resource) const {
+    auto d = store->drift(host, resource);
+    REQUIRE(d.ok());
+    return *d;
+  }
+
+  std::vector<DriftRecord> all(const std::string& status = "") const {
+    DriftFilter f;
+    f.status = status;
+    auto d = store->driftItems(f);
+    REQUIRE(d.ok());
+    return *d;
+  }
+
+  DriftEngine engine;
+  int hosts = 0;
+};
+
+const Labels kWeb = {{"role", "web"}};
+const std::string kMotdPolicy =
+    "name: web\nselector: {role: web}\nfiles:\n  - path: /etc/motd\n    mode: \"0644\"\n";
+
+}  // namespace
+
+TEST_CASE("a change on the host opens managed drift, a revert resolves it, a return reopens it") {
+  Fleet fleet;
+  const HostRecord web = fleet.addHost("web-01", kWeb);
+  fleet.put(web, kMotd, kMode0644);
+  fleet.apply("web", kMotdPolicy, 1'000'000);
+  CHECK(fleet.all().empty());
+
+  fleet.put(web, kMotd, kMode0600);
+  fleet.changed(web, {kMotd}, 2'000'000);
+  auto open = fleet.item("web-01", kMotd);
+  REQUIRE(open);
+  CHECK(open->status == "open");
+  CHECK(open->direction == "managed");
+  CHECK(open->driftType == "configuration");
+  CHECK(open->severity == "medium");
+  CHECK(open->change == "modified");
+  CHECK(open->policy == "web");
+  CHECK(open->policyVersion == 1);
+  CHECK(open->rule == fleet.dir.at("web.yaml") + ":4:5 (files[0])");
+  REQUIRE(open->attributes.size() == 1);
+  CHECK(open->attributes[0].name == "mode");
+  CHECK(open->attributes[0].desired == "0644");
+  CHECK(open->attributes[0].actual == "0600");
+  CHECK(open->firstSeen == 2'000'000);
+  CHECK(open->lastSeen == 2'000'000);
+  CHECK_FALSE(open->resolvedAt);
+
+  // Still drifting, differently: the item is updated, its first_seen kept.
+  fleet.put(web, kMotd, "present\ttype=file\tmode=0640\towner=0\tgroup=0\tsize=8");
+  fleet.changed(web, {kMotd}, 2'500'000);
+  open = fleet.item("web-01", kMotd);
+  CHECK(open->attributes[0].actual == "0640");
+  CHECK(open->firstSeen == 2'000'000);
+  CHECK(open->lastSeen == 2'500'000);
+
+  fleet.put(web, kMotd, kMode0644);
+  fleet.changed(web, {kMotd}, 3'000'000);
+  const auto resolved = fleet.item("web-01", kMotd);
+  REQUIRE(resolved);
+  CHECK(resolved->status == "resolved");
+  CHECK(resolved->resolvedAt == 3'000'000);
+  CHECK(fleet.all("open").empty());
+
+  fleet.put(web, kMotd, kMode0600);
+  fleet.changed(web, {kMotd}, 4'000'000);
+  const auto again = fleet.item("web-01", kMotd);
+  REQUIRE(again);
+  CHECK(again->status == "open");
+  CHECK(again->firstSeen == 4'000'000);
+  CHECK_FALSE(again->resolvedAt);
+  CHECK(fleet.all().size() == 1);  // the same row, not a second one
+}
+
+TEST_CASE("a removed file is drift, and a resource no rule declares is not judged") {
+  Fleet fleet;
+  const HostRecord web = fleet.addHost("web-01", kWeb);
+  fleet.put(web, kMotd, kMode0644);
+  fleet.apply("web", kMotdPolicy, 1'000'000);
+  REQUIRE(fleet.store->removeResource(web.id, kMotd).ok());
+  fleet.put(web, "file:/etc/hosts", kMode0600);
+  fleet.changed(web, {kMotd, "file:/etc/hosts"}, 2'000'000);
+  const auto items = fleet.all();
+  REQUIRE(items.size() == 1);
+  CHECK(items[0].resource == kMotd);
+  CHECK(items[0].change == "removed");
+}
+
+TEST_CASE("attributes a policy does not declare are never drift") {
+  Fleet fleet;
+  const HostRecord web = fleet.addHost("web-01", kWeb);
+  // Only the mode is declared: owner, group, size and content may be anything.
+  fleet.put(web, kMotd,
+            "present\ttype=file\tmode=0644\towner=1000\tgroup=1000\tsize=99\tsha256=" +
+                std::string(64, 'a'));
+  fleet.apply("web", kMotdPolicy, 1'000'000);
+  REQUIRE(fleet.engine.onHostReplaced(web, 2'000'000).ok());
+  CHECK(fleet.all().empty());
+}
+
+TEST_CASE("a new policy version is definition drift on the hosts it selects, and only there") {
+  Fleet fleet;
+  const HostRecord web = fleet.addHost("web-01", kWeb);
+  const HostRecord db = fleet.addHost("db-01", {{"role", "db"}});
+  const HostRecord fra = fleet.addHost("web-02", {{"role", "web"}, {"dc", "fra"}});
+  for (const auto& h : {web, db, fra})
+    fleet.put(h, kMotd, kMode0644);
+  fleet.apply("web", kMotdPolicy, 1'000'000);
+  CHECK(fleet.all().empty());
+
+  fleet.apply("web",
+              "name: web\nselector: {role: web}\nfiles:\n  - path: /etc/motd\n    mode: \"0600\"\n",
+              2'000'000);
+  auto items = fleet.all();
+  REQUIRE(items.size() == 2);  // web-01 and web-02 (extra labels still match); not db-01
+  for (const auto& d : items) {
+    CHECK(d.status == "open");
+    CHECK(d.direction == "definition");
+    CHECK(d.policyVersion == 2);
+    CHECK(d.firstSeen == 2'000'000);
+    CHECK(d.attributes[0].desired == "0600");
+    CHECK(d.attributes[0].actual == "0644");
+  }
+  CHECK(items[0].host == "web-01");
+  CHECK(items[1].host == "web-02");
+
+  // The host catches up: resolved by its report, as managed state.
+  fleet.put(web, kMotd, kMode0600);
+  fleet.changed(web, {kMotd}, 3'000'000);
+  CHECK(fleet.item("web-01", kMotd)->status == "resolved");
+
+  // A narrower selector: web-02 is no longer selected, its drift from this policy resolves.
+  fleet.apply("web",
+              "name: web\nselector: {role: web, dc: ber}\nfiles:\n  - path: /etc/motd\n    mode: "
+              "\"0600\"\n",
+              4'000'000);
+  CHECK(fleet.item("web-02", kMotd)->status == "resolved");
+  CHECK(fleet.item("web-02", kMotd)->resolvedAt == 4'000'000);
+  CHECK_FALSE(fleet.item("db-01", kMotd));
+}
+
+TEST_CASE("recursive rules judge what the host reports below them against the baseline") {
+  Fleet fleet;
+  const HostRecord web = fleet.addHost("web-01", kWeb);
+  // As the agent records and reports files: with their content digest.
+  const std::string sha = "\tsha256=" + std::string(64, 'a');
+  const std::string file0644 = kMode0644 + sha;
+  const std::string baseline =
+      "@format\t1\n@policy\tweb\n@recorded\t2026-11-27T17:40:00Z\troot\tweb-01\n"
+      "file:/etc\ttype=dir\tmode=0755\towner=0\tgroup=0\n"
+      "file:/etc/a\ttype=file\tmode=0644\towner=0\tgroup=0\tsize=8" +
+      sha + "\n" + "file:/etc/b\ttype=file\tmode=0644\towner=0\tgroup=0\tsize=8" + sha + "\n";
+  fleet.put(web, "file:/etc", "present\ttype=dir\tmode=0755\towner=0\tgroup=0");
+  fleet.put(web, "file:/etc/a", file0644);
+  fleet.put(web, "file:/etc/b", file0644);
+  fleet.put(web, "file:/etcetera", kMode0600);  // shares the prefix, not below /etc
+  fleet.apply("web",
+              "name: web\nselector: {role: web}\nfiles:\n  - path: /etc\n    recursive: true\n",
+              1'000'000, baseline);
+  CHECK(fleet.all().empty());
+
+  // b goes (the baseline wants it), c appears (the baseline does not know it), a changes.
+  REQUIRE(fleet.store->removeResource(web.id, "file:/etc/b").ok());
+  fleet.put(web, "file:/etc/c", file0644);
+  fleet.put(web, "file:/etc/a", kMode0600 + sha);
+  REQUIRE(fleet.engine.onHostReplaced(web, 2'000'000).ok());
+  const auto items = fleet.all();
+  REQUIRE(items.size() == 3);
+  CHECK(items[0].resource == "file:/etc/a");
+  CHECK(items[0].change == "modified");
+  CHECK(items[1].resource == "file:/etc/b");
+  CHECK(items[1].change == "removed");
+  CHECK(items[2].resource == "file:/etc/c");
+  CHECK(items[2].change == "added");
+}
+
+TEST_CASE("a delta batch judges only the resources it touched, inside its own savepoint") {
+  Fleet fleet;
+  ReportProcessor processor(*fleet.store, *fleet.audit);
+  TestAgent agent{"web-01", newKey(), {}, 0, {}};
+  HostRecord h;
+  h.id = agent.hostId;
+  h.name = "web-01.example.org";
+  h.labels = kWeb;
+  h.publicKey = agent.key->publicKey();
+  h.certFingerprint = "sha256:" + std::string(64, '0');
+  h.enrolledAt = 1'700'000'000;
+  REQUIRE(fleet.store->addHost(h).ok());
+  const PeerIdentity peer{"127.0.0.1:51234", true, agent.hostId, agent.key->publicKey()};
+  const auto send = [&](const std::string& body) {
+    const HttpResponse r = processor.handle(
+        HttpRequest{"POST", "/v1/report", kProtobufType, body, peer, std::nullopt, 0});
+    REQUIRE(r.status == 200);
+    auto decoded = wire::decodeReportResponse(r.body);
+    REQUIRE(decoded.ok());
+    return decoded->status;
+  };
+
+  fleet.apply("web",
+              "name: web\nselector: {role: web}\nsysctl: {vm.swappiness: \"10\"}\nfiles:\n  - "
+              "path: /etc/motd\n    mode: \"0644\"\n",
+              1'000'000);
+  const auto parts = agent.snapshot({{kMotd, kMode0644}, {kSwappiness, "present\tvalue=10"}}, 10);
+  CHECK(send(parts[0]) == wire::ReportStatus::kAccepted);
+  CHECK(fleet.all("open").empty());
+
+  // A version stored without being judged (as if judging were skipped): the next delta batch
+  // judges only what it touches, so the sysctl it does not touch opens nothing.
+  PolicyVersion v2;
+  v2.name = "web";
+  v2.version = 2;
+  v2.text =
+      "name: web\nselector: {role: web}\nsysctl: {vm.swappiness: \"60\"}\nfiles:\n  - path: "
+      "/etc/motd\n    mode: \"0644\"\n";
+  v2.sha256 = "x";
+  v2.source = "web.yaml";
+  REQUIRE(fleet.store->addPolicyVersion(v2).ok());
+  CHECK(send(agent.delta({{kMotd, kMode0600}})) == wire::ReportStatus::kAccepted);
+  auto items = fleet.all("open");
+  REQUIRE(items.size() == 1);
+  CHECK(items[0].resource == kMotd);
+  CHECK(items[0].direction == "managed");
+  CHECK(items[0].policyVersion == 2);
+
+  // A batch the aggregator does not keep (its state digest disagrees) leaves no drift either.
+  TestAgent forked = agent;
+  wire::Batch bad = forked.next();
+  bad.deltas.push_back({kMotd, kMode0644, 1000});
+  bad.stateDigest = std::string(32, 'x');
+  CHECK(send(forked.seal(bad)) == wire::ReportStatus::kResync);
+  CHECK(fleet.item("web-01", kMotd)->status == "open");
+
+  // A snapshot replaces the whole state: everything is judged, the sysctl too.
+  const auto again = agent.snapshot({{kMotd, kMode0644}, {kSwappiness, "present\tvalue=10"}}, 10);
+  CHECK(send(again[0]) == wire::ReportStatus::kAccepted);
+  CHECK(fleet.item("web-01", kMotd)->status == "resolved");
+  const auto sysctl = fleet.item("web-01", kSwappiness);
+  REQUIRE(sysctl);
+  CHECK(sysctl->status == "open");
+  CHECK(sysctl->attributes[0].desired == "60");
+  CHECK(sysctl->attributes[0].actual == "10");
+}
+
+TEST_CASE("drift list filters by host, status, severity and direction") {
+  Fleet fleet;
+  const HostRecord web = fleet.addHost("web-01", kWeb);
+  const HostRecord web2 = fleet.addHost("web-02", kWeb);
+  fleet.put(web, kMotd, kMode0644);
+  fleet.put(web2, kMotd, kMode0644);
+  fleet.apply("web", kMotdPolicy, 1'000'000);
+  fleet.put(web, kMotd, kMode0600);
+  fleet.changed(web, {kMotd}, 2'000'000);
+  fleet.apply("web",
+              "name: web\nselector: {role: web}\nfiles:\n  - path: /etc/motd\n    mode: \"0600\"\n"
+              "    severity: high\n",
+              3'000'000);
+  // web-01 now matches (resolved); web-02 has definition drift of high severity.
+  DriftFilter f;
+  f.direction = "definition";
+  auto d = fleet.store->driftItems(f);
+  REQUIRE(d.ok());
+  REQUIRE(d->size() == 1);
+  CHECK((*d)[0].host == "web-02");
+  CHECK((*d)[0].severity == "high");
+  f = {};
+  f.host = "web-01";
+  f.status = "resolved";
+  d = fleet.store->driftItems(f);
+  REQUIRE(d.ok());
+  CHECK(d->size() == 1);
+  f = {};
+  f.severity = "medium";
+  f.status = "open";
+  d = fleet.store->driftItems(f);
+  REQUIRE(d.ok());
+  CHECK(d->empty());
+}
