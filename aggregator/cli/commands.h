@@ -48,6 +48,14 @@ struct PolicyArgs {
   std::string root;                // lint: measure ignore patterns on this tree
 };
 
+struct DriftArgs {
+  CommonArgs common;
+  std::string host;  // empty: every host
+  std::string status = "open";
+  std::string severity;   // empty: any
+  std::string direction;  // empty: both
+};
+
 int runServe(const ServeArgs& args);
 int runTokenCreate(const TokenCreateArgs& args);
 int runTokenList(const CommonArgs& args);
@@ -64,5 +72,6 @@ int runPolicyHistory(const PolicyArgs& args);
 int runPolicyDiff(const PolicyArgs& args);
 // Exit codes: 0 no warning, 2 warnings, 1 error.
 int runPolicyLint(const PolicyArgs& args);
+int runDriftList(const DriftArgs& args);
 
 }  // namespace driftwatch::aggregator

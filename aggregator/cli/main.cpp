@@ -140,6 +140,19 @@ int main(int argc, char** argv) {
   policyDiffCmd->add_option("--from", policyDiff.from, "Older version (default: before --to)");
   policyDiffCmd->add_option("--to", policyDiff.to, "Newer version (default: newest)");
 
+  auto* driftCmd = app.add_subcommand("drift", "Where hosts differ from their policies");
+  driftCmd->require_subcommand(1);
+  DriftArgs driftList;
+  auto* driftListCmd = driftCmd->add_subcommand(
+      "list", "List drift items: resource, attributes, direction, status, first seen");
+  addCommon(*driftListCmd, driftList.common, true);
+  driftListCmd->add_option("--host", driftList.host, "Only this host (see hosts list)");
+  driftListCmd->add_option("--status", driftList.status, "open, resolved or all")
+      ->capture_default_str();
+  driftListCmd->add_option("--severity", driftList.severity, "Only low, medium, high or critical");
+  driftListCmd->add_option("--direction", driftList.direction,
+                           "Only managed (the host changed) or definition (the policy changed)");
+
   if (auto code = driftwatch::cli::parseArgs(app, argc, argv, "driftwatch-aggregator", kExitError))
     return *code;
 
@@ -159,6 +172,7 @@ int main(int argc, char** argv) {
     if (*policyHistoryCmd) return runPolicyHistory(policyHistory);
     if (*policyDiffCmd) return runPolicyDiff(policyDiff);
     if (*policyLintCmd) return runPolicyLint(policyLint);
+    if (*driftListCmd) return runDriftList(driftList);
   } catch (const std::exception& e) {
     std::cerr << "driftwatch-aggregator: internal error: " << e.what() << "\n";
     return kExitError;
