@@ -384,7 +384,9 @@ Status DriftEngine::onPoliciesChanged(const std::set<std::string>& policies, int
   auto hosts = store_.hosts();
   if (!hosts.ok()) return hosts.error();
   for (const auto& host : *hosts) {
-    if (host.revokedAt) continue;
+    // A host that never reported has no actual state yet: not "everything absent". Its first
+    // snapshot judges it in full.
+    if (host.revokedAt || host.lastSeq == 0) continue;
     const bool selected = std::any_of(policies.begin(), policies.end(), [&](const auto& name) {
       const DesiredPolicy* p = desired_.find(name);
       return p != nullptr && model::selects(p->policy.selector, host.labels);

@@ -86,8 +86,9 @@ class DriftEngine {
                             int64_t now);
   // After a snapshot replaced the host's stored state.
   Status onHostReplaced(const HostRecord& host, int64_t now);
-  // After new versions of `policies` were stored: every unrevoked host one of them selects, and
-  // every host with an open item from one of them (a narrowed selector resolves its drift).
+  // After new versions of `policies` were stored: every unrevoked host that has reported and
+  // that one of them selects, or that has an open item from one of them (a narrowed selector
+  // resolves its drift).
   Status onPoliciesChanged(const std::set<std::string>& policies, int64_t now);
 
   // The judgement of one resource of a host against `policies`, from the stored state; `ids`
