@@ -342,3 +342,45 @@ TEST_CASE("drift list filters by host, status, severity and direction") {
   REQUIRE(d.ok());
   CHECK(d->empty());
 }
+
+TEST_CASE("a desired state fed by the test: owners by name resolve with the host's own accounts") {
+  Fleet fleet;
+  const HostRecord web = fleet.addHost("web-01", kWeb);
+  PolicyVersion v;
+  v.name = "www";
+  v.version = 7;
+  v.text = "name: www\nfiles:\n  - path: /srv/www\n    owner: www-data\n";
+  v.source = "www.yaml";
+  auto compiled = DesiredPolicy::compile(v);
+  REQUIRE(compiled.ok());
+  fleet.engine.desired().put(std::move(compiled).value());
+
+  // The host says who www-data is (uid 33); the aggregator's own accounts do not matter.
+  fleet.put(web, "user:www-data",
+            "present\tuid=33\tgid=33\tcomment=\thome=/var/www\tshell=/usr/sbin/nologin");
+  fleet.put(web, "file:/srv/www", "present\ttype=dir\tmode=0755\towner=33\tgroup=33");
+  REQUIRE(fleet.engine.onHostReplaced(web, 1'000'000).ok());
+  CHECK(fleet.all().empty());
+
+  fleet.put(web, "file:/srv/www", "present\ttype=dir\tmode=0755\towner=0\tgroup=33");
+  fleet.changed(web, {"file:/srv/www"}, 2'000'000);
+  const auto item = fleet.item("web-01", "file:/srv/www");
+  REQUIRE(item);
+  CHECK(item->policy == "www");
+  CHECK(item->policyVersion == 7);
+  REQUIRE(item->attributes.size() == 1);
+  CHECK(item->attributes[0].name == "owner");
+}
+
+TEST_CASE("a stored state that cannot be read is drift with the reason, never a match") {
+  Fleet fleet;
+  const HostRecord web = fleet.addHost("web-01", kWeb);
+  fleet.put(web, kMotd, kMode0644);
+  fleet.apply("web", kMotdPolicy, 1'000'000);
+  fleet.put(web, kMotd, "sideways\tmode=0644");
+  fleet.changed(web, {kMotd}, 2'000'000);
+  const auto item = fleet.item("web-01", kMotd);
+  REQUIRE(item);
+  CHECK(item->status == "open");
+  CHECK(item->error.find("the stored state cannot be read") != std::string::npos);
+}
