@@ -4,7 +4,9 @@
 #include <cstdio>
 
 #include <doctest/doctest.h>
+#include <sys/stat.h>
 
+#include "tests/e2e/daemon_harness.h"
 #include "tests/e2e/fleet_harness.h"
 
 using namespace driftwatch::testing;
@@ -22,7 +24,74 @@ void git(const TempDir& work, std::vector<std::string> args) {
   REQUIRE(r.exitCode == 0);
 }
 
+// The drift items `drift list` shows, with --status and the resource's items only.
+json driftOf(const Aggregator& agg, const std::string& resource, const std::string& status) {
+  json out = json::array();
+  for (const auto& d : agg.adminJson({"drift", "list", "--status", status})) {
+    if (d["resource"] == resource) out.push_back(d);
+  }
+  return out;
+}
+
 }  // namespace
+
+TEST_CASE(
+    "fleet: a labelled host's change opens drift, a revert resolves it, a policy change is "
+    "definition drift") {
+  TempDir work;
+  // The agent observes /etc/motd (its local policy); the fleet policy for its label judges it.
+  work.write("root/etc/motd", "welcome\n");
+  REQUIRE(::chmod(work.at("root/etc/motd").c_str(), 0644) == 0);
+  work.write("p.yaml", "name: local\nfiles:\n  - path: /etc/motd\n    mode: \"0644\"\n");
+  Aggregator agg(work);
+  agg.start();
+  INFO("aggregator stderr:\n" << agg.stderrText());
+  REQUIRE(enrollAgent(agg, work.at("state"), agg.createToken("role=web")).exitCode == 0);
+  work.write("fleet/web.yaml",
+             "name: web\nselector: {role: web}\nfiles:\n  - path: /etc/motd\n    mode: \"0644\"\n");
+  work.write("fleet/db.yaml", "name: db\nselector: {role: db}\nsysctl: {vm.swappiness: \"1\"}\n");
+  REQUIRE(agg.admin({"policy", "apply", work.at("fleet")}).exitCode == 0);
+
+  AgentDaemon daemon(work, work.at("root"), "batch_delay: 50ms\nretry_max: 1s\n");
+  daemon.start();
+  // The host is in sync: nothing drifts (and the db policy does not select this host).
+  REQUIRE(waitFor([&] {
+    const auto s = agentStatus(work.at("state"));
+    return !s.is_null() && s["uplink"]["in_sync"] == true && s["uplink"]["acked_seq"] != 0;
+  }));
+  const std::string hostId = agentStatus(work.at("state"))["uplink"]["host_id"];
+  // Open drift only: the first snapshot can be taken before the agent's start-up scan recorded
+  // the file, so an item may have opened and resolved while the first reports arrived.
+  CHECK(agg.adminJson({"drift", "list"}).empty());
+
+  REQUIRE(::chmod(work.at("root/etc/motd").c_str(), 0600) == 0);
+  REQUIRE(waitFor([&] { return driftOf(agg, "file:/etc/motd", "open").size() == 1; }));
+  const auto open = driftOf(agg, "file:/etc/motd", "open")[0];
+  CHECK(open["host"] == hostId);
+  CHECK(open["direction"] == "managed");
+  CHECK(open["drift_type"] == "configuration");
+  CHECK(open["policy"] == "web");
+  CHECK(open["attributes"] ==
+        json::parse(R"([{"name": "mode", "desired": "0644", "actual": "0600"}])"));
+  CHECK(agg.adminJson({"drift", "list", "--host", "nope"}).empty());
+  CHECK(agg.admin({"drift", "list"}).out.find("mode 0644->0600") != std::string::npos);
+
+  REQUIRE(::chmod(work.at("root/etc/motd").c_str(), 0644) == 0);
+  REQUIRE(waitFor([&] { return driftOf(agg, "file:/etc/motd", "resolved").size() == 1; }));
+  CHECK(driftOf(agg, "file:/etc/motd", "open").empty());
+  CHECK(!driftOf(agg, "file:/etc/motd", "resolved")[0]["resolved_at"].is_null());
+
+  // The definition moves; the host has not caught up: definition drift at once, from the apply.
+  work.write("fleet/web.yaml",
+             "name: web\nselector: {role: web}\nfiles:\n  - path: /etc/motd\n    mode: \"0600\"\n");
+  REQUIRE(agg.admin({"policy", "apply", work.at("fleet/web.yaml")}).exitCode == 0);
+  const auto definition = agg.adminJson({"drift", "list", "--direction", "definition"});
+  REQUIRE(definition.size() == 1);
+  CHECK(definition[0]["resource"] == "file:/etc/motd");
+  CHECK(definition[0]["policy_version"] == 2);
+  CHECK(definition[0]["attributes"][0]["desired"] == "0600");
+  CHECK(definition[0]["attributes"][0]["actual"] == "0644");
+}
 
 TEST_CASE("fleet: policies applied from a git checkout, with history, diff and conflicts") {
   TempDir work;
