@@ -345,6 +345,13 @@ Status DriftEngine::evaluate(const HostRecord& host, const std::set<std::string>
   if (resources.empty()) return {};
   if (auto s = desired_.refresh(store_); !s.ok()) return s;
   const auto policies = desired_.selecting(host.labels);
+  if (policies.empty()) {
+    // No policy selects the host: only its open items can change (they resolve). Most such
+    // hosts have none, and skipping them keeps judging off their reports' ingest path.
+    auto open = store_.hasOpenDrift(host.id);
+    if (!open.ok()) return open.error();
+    if (!*open) return {};
+  }
   auto ids = identitiesOf(store_, host.id);
   if (!ids.ok()) return ids.error();
   for (const auto& resource : resources) {

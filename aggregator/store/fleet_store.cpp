@@ -770,6 +770,15 @@ Result<std::optional<DriftRecord>> FleetStore::drift(std::string_view host,
   return out;
 }
 
+Result<bool> FleetStore::hasOpenDrift(std::string_view host) const {
+  auto stmt = cached("SELECT 1 FROM drift WHERE status = 'open' AND host = ? LIMIT 1");
+  if (!stmt.ok()) return stmt.error();
+  (*stmt)->bind(1, host);
+  const bool found = (*stmt)->step();
+  if (auto s = finish(**stmt); !s.ok()) return s.error();
+  return found;
+}
+
 Result<bool> FleetStore::resolveDrift(std::string_view host, std::string_view resource,
                                       int64_t at) const {
   auto stmt = cached(

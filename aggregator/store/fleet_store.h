@@ -209,6 +209,8 @@ class FleetStore {
   // Inserts or replaces the item for (record.host, record.resource).
   Status putDrift(const DriftRecord& record) const;
   Result<std::optional<DriftRecord>> drift(std::string_view host, std::string_view resource) const;
+  // Whether the host has any open item (a cheap test before judging a host no policy selects).
+  Result<bool> hasOpenDrift(std::string_view host) const;
   // Returns false when there is no open item for that host and resource.
   Result<bool> resolveDrift(std::string_view host, std::string_view resource, int64_t at) const;
   // Ordered by host, then resource.
