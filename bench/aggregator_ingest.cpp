@@ -13,8 +13,10 @@
 //  - the aggregator's peak resident memory.
 //
 // Usage: bench_aggregator_ingest --aggregator PATH [--agents N,M] [--batches B] [--deltas D]
-//                                [--threads T] [--paced-rate R] [--paced-seconds S] [--json FILE]
+//                                [--threads T] [--paced-rate R] [--paced-seconds S] [--runs N]
+//                                [--json FILE]
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <fstream>
@@ -54,6 +56,7 @@ struct Options {
   int resources = 500;       // per agent, changed in turn
   double pacedRate = 20000;  // deltas per second offered in the paced phase
   double pacedSeconds = 10;
+  int runs = 1;
   std::string json;
 };
 
@@ -324,6 +327,8 @@ int main(int argc, char** argv) {
       o.deltas = std::stoi(next());
     } else if (a == "--threads") {
       o.threads = std::stoi(next());
+    } else if (a == "--runs") {
+      o.runs = std::max(1, std::stoi(next()));
     } else if (a == "--paced-rate") {
       o.pacedRate = std::stod(next());
     } else if (a == "--paced-seconds") {
@@ -344,22 +349,33 @@ int main(int argc, char** argv) {
   try {
     for (const size_t n : o.agents) {
       const std::string label = std::to_string(n) + "_agents";
-      testing::TempDir refDir;
-      const double refSeconds = directSqliteSeconds(refDir.path(), n, o);
-      const double refRate = static_cast<double>(n) * o.batches * o.deltas / refSeconds;
-      const IngestRun run = ingest(n, o);
-      const double rate = static_cast<double>(run.deltas) / run.seconds;
-      results.add("ingest_deltas_per_second_" + label, rate, "deltas/s", 0,
-                  "same deltas straight into SQLite (FULL sync)", refRate);
-      results.add("ingest_ack_latency_p50_" + label, percentile(run.latenciesMs, 50), "ms");
-      results.add("ingest_ack_latency_p99_" + label, percentile(run.latenciesMs, 99), "ms");
       const std::string offered = std::to_string(static_cast<long>(o.pacedRate));
+      // Each run: the SQLite reference, then a fresh aggregator; medians and spreads over runs.
+      std::vector<double> refRates, rates, p50, p99, pacedP50, pacedP99, rss;
+      double failures = 0;
+      for (int r = 0; r < o.runs; ++r) {
+        testing::TempDir refDir;
+        const double refSeconds = directSqliteSeconds(refDir.path(), n, o);
+        refRates.push_back(static_cast<double>(n) * o.batches * o.deltas / refSeconds);
+        const IngestRun run = ingest(n, o);
+        rates.push_back(static_cast<double>(run.deltas) / run.seconds);
+        p50.push_back(percentile(run.latenciesMs, 50));
+        p99.push_back(percentile(run.latenciesMs, 99));
+        pacedP50.push_back(percentile(run.pacedLatenciesMs, 50));
+        pacedP99.push_back(percentile(run.pacedLatenciesMs, 99));
+        rss.push_back(run.peakRssKib / 1024.0);
+        failures += static_cast<double>(run.failures);
+      }
+      results.add("ingest_deltas_per_second_" + label, median(rates), "deltas/s", spread(rates),
+                  "same deltas straight into SQLite (FULL sync)", median(refRates));
+      results.add("ingest_ack_latency_p50_" + label, median(p50), "ms", spread(p50));
+      results.add("ingest_ack_latency_p99_" + label, median(p99), "ms", spread(p99));
       results.add("ingest_ack_latency_p50_at_" + offered + "_deltas_per_s_" + label,
-                  percentile(run.pacedLatenciesMs, 50), "ms");
+                  median(pacedP50), "ms", spread(pacedP50));
       results.add("ingest_ack_latency_p99_at_" + offered + "_deltas_per_s_" + label,
-                  percentile(run.pacedLatenciesMs, 99), "ms");
-      results.add("ingest_failed_reports_" + label, static_cast<double>(run.failures), "reports");
-      results.add("aggregator_peak_rss_" + label, run.peakRssKib / 1024.0, "MiB");
+                  median(pacedP99), "ms", spread(pacedP99));
+      results.add("ingest_failed_reports_" + label, failures, "reports");
+      results.add("aggregator_peak_rss_" + label, median(rss), "MiB", spread(rss));
     }
   } catch (const std::exception& e) {
     std::cerr << "bench_aggregator_ingest: " << e.what() << "\n";
