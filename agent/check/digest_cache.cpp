@@ -73,11 +73,17 @@ Status checkTrusted(const std::string& path, bool isDir) {
                          "the check (uid " +
                          std::to_string(me) + ")",
                      path);
-  if ((st.st_mode & 022) != 0 && !(isDir && (st.st_mode & S_ISVTX) != 0))
+  // No exception for sticky directories such as /tmp: others could create the database's
+  // -wal file there before it exists, and SQLite would replay it.
+  if (isDir && (st.st_mode & 022) != 0)
     return makeError(ErrorCode::kPermission,
-                     "may be written by other users; make it writable by its owner only (chmod "
-                     "go-w)",
+                     "may be written by other users; keep the cache in a directory only its "
+                     "owner can write (chmod go-w)",
                      path);
+  // The digests of files only root may read are not for other users' eyes either.
+  if (!isDir && (st.st_mode & 077) != 0)
+    return makeError(ErrorCode::kPermission,
+                     "may be read or written by other users; make it private (chmod 600)", path);
   return {};
 }
 

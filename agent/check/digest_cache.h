@@ -9,9 +9,14 @@
 // was hashed is not remembered: a second write within the same tick of the file system's clock
 // could leave every stat field equal (git calls this "racily clean").
 //
+// Only for the live host: ctime is the running kernel's clock there, but in an image mounted at
+// --root every stat field is data that whoever built or edited the image chose (two images
+// built with fixed timestamps look identical), so checks of another root read every file.
+//
 // Trust: whoever can write the cache can hide a change from the check, like whoever can write
-// the baseline. The cache is created 0600 in a directory created 0700, and a cache file that
-// is not owned by the user running the check, or that others may write, is refused.
+// the baseline. The cache is created 0600 in a directory created 0700; a cache file that is not
+// the user's own private regular file, or a directory others may write (sticky ones included),
+// is refused.
 //
 // Threading: open() and save() on one thread; lookup() and remember() from scanner threads.
 

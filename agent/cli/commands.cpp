@@ -77,6 +77,8 @@ std::unique_ptr<DigestCache> openDigestCache(const ScanArgs& args, DigestCache::
   if (path.empty()) return nullptr;
   char resolved[PATH_MAX];
   if (::realpath(args.root.c_str(), resolved) == nullptr) return nullptr;
+  // An image's stat data is the image's to choose: only the live host's is trusted.
+  if (std::string_view(resolved) != "/") return nullptr;
   auto cache = DigestCache::open(path, resolved, use);
   if (!cache.ok()) {
     warn("digest cache not used, every file is read: " + cache.error().describe());
