@@ -369,6 +369,12 @@ Result<int64_t> BatchQueue::highestQueuedOutboxSeq() const {
   return upto;
 }
 
+Status BatchQueue::waitForWriters() {
+  auto tx = sqlite::Transaction::begin(writer_);
+  if (!tx.ok()) return tx.error();
+  return tx->commit();
+}
+
 Status BatchQueue::dropBacklog(bool keepCoverage) {
   auto tx = sqlite::Transaction::begin(writer_);
   if (!tx.ok()) return tx.error();

@@ -84,6 +84,9 @@ class BatchQueue {
   // snapshot), so the backlog is dropped; `keepCoverage` keeps its coverage gaps, which the
   // snapshot carries.
   Status dropBacklog(bool keepCoverage = false);
+  // Returns once no other connection holds a write transaction on the state database (an
+  // empty BEGIN IMMEDIATE ... COMMIT): what the daemon's loop was writing is then committed.
+  Status waitForWriters();
   // Keeps the outbox within `quotaBytes`: merges each resource's changes into its latest, and
   // if that is not enough, drops the backlog (but its coverage gaps) for a full snapshot.
   // Entries in unanswered batches are left alone.

@@ -136,7 +136,16 @@ void Uploader::run() {
     const std::string current = fileStamp(enrollmentPath);
     if (current != stamp) {
       stamp = current;
-      if (options_.enrolled != nullptr) options_.enrolled->store(!current.empty());
+      if (options_.enrolled != nullptr) {
+        const bool enrolledNow = !current.empty();
+        // A transaction of the daemon's loop that began while the gate was closed may still be
+        // open: its changes reach neither the outbox nor a snapshot built before it commits.
+        // Wait for it, so that the first snapshot sees them.
+        if (enrolledNow && !options_.enrolled->exchange(true)) {
+          if (auto s = queue.waitForWriters(); !s.ok()) log_("warning", s.error().describe());
+        }
+        if (!enrolledNow) options_.enrolled->store(false);
+      }
       setClient(nullptr);
       identity.reset();
       key.reset();
