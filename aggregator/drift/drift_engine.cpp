@@ -1,6 +1,7 @@
 #include "aggregator/drift/drift_engine.h"
 
 #include <algorithm>
+#include <cstdio>
 
 #include "common/compare/compare.h"
 #include "common/compare/identity.h"
@@ -152,8 +153,18 @@ Status DesiredState::refresh(const FleetStore& store) {
     auto stored = store.policyVersion(name, version);
     if (!stored.ok()) return stored.error();
     if (!*stored) continue;  // removed between the two reads: nothing to judge against
+    if (const auto bad = unusable_.find(name); bad != unusable_.end() && bad->second == version)
+      continue;
     auto compiled = DesiredPolicy::compile(**stored);
-    if (!compiled.ok()) return compiled.error();
+    if (!compiled.ok()) {
+      // A stored version this build cannot read (a stricter parser after an upgrade) must not
+      // stop every report of the fleet: hosts keep being judged by the last version that
+      // compiled (or by none), and the reason is said once per version.
+      std::fprintf(stderr, "driftwatch-aggregator: error: %s; drift is judged without it\n",
+                   compiled.error().describe().c_str());
+      unusable_[name] = version;
+      continue;
+    }
     put(std::move(compiled).value());
   }
   return {};

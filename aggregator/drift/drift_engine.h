@@ -68,6 +68,7 @@ class DesiredState {
 
  private:
   std::map<std::string, std::unique_ptr<DesiredPolicy>> byName_;
+  std::map<std::string, int64_t> unusable_;  // newest versions that did not compile, by name
 };
 
 // The drift found for one resource, and the policy whose rule found it first (by name).

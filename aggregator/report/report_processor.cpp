@@ -88,8 +88,16 @@ std::vector<HttpResponse> ReportProcessor::handleMany(
       out.push_back(refused(503, "the fleet store is unavailable"));
     return out;
   }
-  for (const HttpRequest* request : requests)
-    out.push_back(process(*request));
+  for (const HttpRequest* request : requests) {
+    // One report's exception (memory for a huge snapshot) fails that report alone: its
+    // savepoint is undone as the exception leaves process().
+    try {
+      out.push_back(process(*request));
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "driftwatch-aggregator: internal error: %s\n", e.what());
+      out.push_back(refused(500, "internal error; retry later"));
+    }
+  }
   // One flush for the whole group. Until it returns, no answer has left: an ACCEPTED is never
   // sent for a batch a power cut could still take away.
   if (auto s = group->commit(); !s.ok()) {

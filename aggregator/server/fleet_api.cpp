@@ -52,7 +52,12 @@ std::vector<HttpResponse> FleetApi::handleBatch(std::span<const HttpRequest* con
       reports.push_back(&r);
       reportAt.push_back(i);
     } else {
-      out[i] = handle(r);  // each in its own transaction, before the reports' group
+      // Each in its own transaction, before the reports' group; an exception fails only it.
+      try {
+        out[i] = handle(r);
+      } catch (const std::exception& e) {
+        out[i] = text(500, std::string("internal error: ") + e.what());
+      }
     }
   }
   if (!reports.empty()) {

@@ -384,3 +384,48 @@ TEST_CASE("a stored state that cannot be read is drift with the reason, never a 
   CHECK(item->status == "open");
   CHECK(item->error.find("the stored state cannot be read") != std::string::npos);
 }
+
+TEST_CASE(
+    "a stored policy version that does not compile stops no report: the last good one "
+    "judges") {
+  Fleet fleet;
+  ReportProcessor processor(*fleet.store, *fleet.audit);
+  TestAgent agent{"web-01", newKey(), {}, 0, {}};
+  HostRecord h;
+  h.id = agent.hostId;
+  h.name = "web-01.example.org";
+  h.labels = kWeb;
+  h.publicKey = agent.key->publicKey();
+  h.certFingerprint = "sha256:" + std::string(64, '0');
+  h.enrolledAt = 1'700'000'000;
+  REQUIRE(fleet.store->addHost(h).ok());
+  const PeerIdentity peer{"127.0.0.1:51234", true, agent.hostId, agent.key->publicKey()};
+  const auto send = [&](const std::string& body) {
+    const HttpResponse r = processor.handle(
+        HttpRequest{"POST", "/v1/report", kProtobufType, body, peer, std::nullopt, 0});
+    REQUIRE(r.status == 200);
+    auto decoded = wire::decodeReportResponse(r.body);
+    REQUIRE(decoded.ok());
+    return decoded->status;
+  };
+  fleet.apply("web",
+              "name: web\nselector: {role: web}\nfiles:\n  - path: /etc/motd\n    mode: \"0644\"\n",
+              1'000'000);
+  CHECK(send(agent.snapshot({{kMotd, kMode0644}}, 10)[0]) == wire::ReportStatus::kAccepted);
+
+  // Version 2 as a newer driftwatch's parser might see an older text: it does not parse.
+  PolicyVersion broken;
+  broken.name = "web";
+  broken.version = 2;
+  broken.text = "name: web\nselector: {role: web}\nfiles: [{path: relative}]\n";
+  broken.sha256 = "x";
+  broken.source = "web.yaml";
+  REQUIRE(fleet.store->addPolicyVersion(broken).ok());
+  CHECK(send(agent.delta({{kMotd, kMode0600}})) == wire::ReportStatus::kAccepted);
+  const auto item = fleet.item("web-01", kMotd);
+  REQUIRE(item);
+  CHECK(item->status == "open");
+  CHECK(item->policyVersion == 1);
+  CHECK(send(agent.delta({{kMotd, kMode0644}})) == wire::ReportStatus::kAccepted);
+  CHECK(fleet.item("web-01", kMotd)->status == "resolved");
+}
