@@ -112,7 +112,7 @@ class BaselineParser {
   }
 
   Status header(std::string_view line, int lineNo, bool& sawFormat) {
-    const auto f = fields(line);
+    const auto& f = fields(line);
     const std::string_view key = f[0].text;
     const auto need = [&](size_t n, std::string_view shape) -> Status {
       if (f.size() != n) {
@@ -176,7 +176,7 @@ class BaselineParser {
   }
 
   Status entry(std::string_view line, int lineNo) {
-    const auto f = fields(line);
+    const auto& f = fields(line);
     auto id = model::ResourceId::parse(f[0].text);
     if (!id.ok()) return fail(lineNo, 1, id.error().describe());
     if (id->kind != model::ResourceKind::kFile) {
