@@ -83,6 +83,35 @@ const Labels kWeb = {{"role", "web"}};
 const std::string kMotdPolicy =
     "name: web\nselector: {role: web}\nfiles:\n  - path: /etc/motd\n    mode: \"0644\"\n";
 
+// A host labelled role=web, enrolled in `fleet` with a real key, that reports signed batches
+// through the real report processor (which runs the drift engine in each report's savepoint).
+struct ReportingHost {
+  ReportingHost(Fleet& fleet, const std::string& id)
+      : processor(*fleet.store, *fleet.audit), agent{id, newKey(), {}, 0, {}} {
+    HostRecord h;
+    h.id = agent.hostId;
+    h.name = id + ".example.org";
+    h.labels = kWeb;
+    h.publicKey = agent.key->publicKey();
+    h.certFingerprint = "sha256:" + std::string(64, '0');
+    h.enrolledAt = 1'700'000'000;
+    REQUIRE(fleet.store->addHost(h).ok());
+  }
+
+  wire::ReportStatus send(const std::string& body) {
+    const PeerIdentity peer{"127.0.0.1:51234", true, agent.hostId, agent.key->publicKey()};
+    const HttpResponse r = processor.handle(
+        HttpRequest{"POST", "/v1/report", kProtobufType, body, peer, std::nullopt, 0});
+    REQUIRE(r.status == 200);
+    auto decoded = wire::decodeReportResponse(r.body);
+    REQUIRE(decoded.ok());
+    return decoded->status;
+  }
+
+  ReportProcessor processor;
+  TestAgent agent;
+};
+
 }  // namespace
 
 TEST_CASE("a change on the host opens managed drift, a revert resolves it, a return reopens it") {
@@ -242,25 +271,9 @@ TEST_CASE("recursive rules judge what the host reports below them against the ba
 
 TEST_CASE("a delta batch judges only the resources it touched, inside its own savepoint") {
   Fleet fleet;
-  ReportProcessor processor(*fleet.store, *fleet.audit);
-  TestAgent agent{"web-01", newKey(), {}, 0, {}};
-  HostRecord h;
-  h.id = agent.hostId;
-  h.name = "web-01.example.org";
-  h.labels = kWeb;
-  h.publicKey = agent.key->publicKey();
-  h.certFingerprint = "sha256:" + std::string(64, '0');
-  h.enrolledAt = 1'700'000'000;
-  REQUIRE(fleet.store->addHost(h).ok());
-  const PeerIdentity peer{"127.0.0.1:51234", true, agent.hostId, agent.key->publicKey()};
-  const auto send = [&](const std::string& body) {
-    const HttpResponse r = processor.handle(
-        HttpRequest{"POST", "/v1/report", kProtobufType, body, peer, std::nullopt, 0});
-    REQUIRE(r.status == 200);
-    auto decoded = wire::decodeReportResponse(r.body);
-    REQUIRE(decoded.ok());
-    return decoded->status;
-  };
+  ReportingHost web(fleet, "web-01");
+  TestAgent& agent = web.agent;
+  const auto send = [&](const std::string& body) { return web.send(body); };
 
   fleet.apply("web",
               "name: web\nselector: {role: web}\nsysctl: {vm.swappiness: \"10\"}\nfiles:\n  - "
@@ -389,25 +402,9 @@ TEST_CASE(
     "a stored policy version that does not compile stops no report: the last good one "
     "judges") {
   Fleet fleet;
-  ReportProcessor processor(*fleet.store, *fleet.audit);
-  TestAgent agent{"web-01", newKey(), {}, 0, {}};
-  HostRecord h;
-  h.id = agent.hostId;
-  h.name = "web-01.example.org";
-  h.labels = kWeb;
-  h.publicKey = agent.key->publicKey();
-  h.certFingerprint = "sha256:" + std::string(64, '0');
-  h.enrolledAt = 1'700'000'000;
-  REQUIRE(fleet.store->addHost(h).ok());
-  const PeerIdentity peer{"127.0.0.1:51234", true, agent.hostId, agent.key->publicKey()};
-  const auto send = [&](const std::string& body) {
-    const HttpResponse r = processor.handle(
-        HttpRequest{"POST", "/v1/report", kProtobufType, body, peer, std::nullopt, 0});
-    REQUIRE(r.status == 200);
-    auto decoded = wire::decodeReportResponse(r.body);
-    REQUIRE(decoded.ok());
-    return decoded->status;
-  };
+  ReportingHost web(fleet, "web-01");
+  TestAgent& agent = web.agent;
+  const auto send = [&](const std::string& body) { return web.send(body); };
   fleet.apply("web",
               "name: web\nselector: {role: web}\nfiles:\n  - path: /etc/motd\n    mode: \"0644\"\n",
               1'000'000);
