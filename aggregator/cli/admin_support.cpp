@@ -36,6 +36,15 @@ int fail(std::string_view message) {
   return kExitError;
 }
 
+Result<HostRecord> findHost(const FleetStore& store, const std::string& id) {
+  auto host = store.host(id);
+  if (!host.ok()) return host.error();
+  if (!*host)
+    return makeError(ErrorCode::kNotFound,
+                     "no host " + displaySafe(id) + " (see `driftwatch-aggregator hosts list`)");
+  return std::move(**host);
+}
+
 int64_t nowSeconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())

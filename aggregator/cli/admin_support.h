@@ -29,6 +29,8 @@ Result<AggregatorConfig> loadConfig(const CommonArgs& args);
 Status checkFormat(const CommonArgs& args);
 // The store of an existing data directory: admin commands never create one by mistake.
 Result<FleetStore> openExisting(const AggregatorConfig& config);
+// The enrolled host `id`, or an error that says how to list the hosts.
+Result<HostRecord> findHost(const FleetStore& store, const std::string& id);
 
 // A fixed-width table for the terminal; the first row is the header.
 void printTable(const std::vector<std::vector<std::string>>& rows);

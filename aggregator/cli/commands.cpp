@@ -223,10 +223,7 @@ int runHostsRevoke(const HostArgs& args) {
   if (!config.ok()) return fail(config.error());
   auto store = openExisting(*config);
   if (!store.ok()) return fail(store.error());
-  auto host = store->host(args.host);
-  if (!host.ok()) return fail(host.error());
-  if (!*host)
-    return fail("no host " + displaySafe(args.host) + " (see `driftwatch-aggregator hosts list`)");
+  if (auto host = findHost(*store, args.host); !host.ok()) return fail(host.error());
   auto revoked = store->revokeHost(args.host, nowSeconds());
   if (!revoked.ok()) return fail(revoked.error());
   if (!*revoked) {
@@ -247,10 +244,7 @@ int runHostsHistory(const HostArgs& args) {
   if (!config.ok()) return fail(config.error());
   auto store = openExisting(*config);
   if (!store.ok()) return fail(store.error());
-  auto host = store->host(args.host);
-  if (!host.ok()) return fail(host.error());
-  if (!*host)
-    return fail("no host " + displaySafe(args.host) + " (see `driftwatch-aggregator hosts list`)");
+  if (auto host = findHost(*store, args.host); !host.ok()) return fail(host.error());
   auto rows = store->history(args.host, args.resource, static_cast<size_t>(args.limit));
   if (!rows.ok()) return fail(rows.error());
   if (args.common.format == "json") {
@@ -318,10 +312,7 @@ int runHostsGaps(const HostArgs& args) {
   if (!config.ok()) return fail(config.error());
   auto store = openExisting(*config);
   if (!store.ok()) return fail(store.error());
-  auto host = store->host(args.host);
-  if (!host.ok()) return fail(host.error());
-  if (!*host)
-    return fail("no host " + displaySafe(args.host) + " (see `driftwatch-aggregator hosts list`)");
+  if (auto host = findHost(*store, args.host); !host.ok()) return fail(host.error());
   auto events = store->coverage(args.host);
   if (!events.ok()) return fail(events.error());
   // One entry per gap: its opening event, and its closing one when it came. The payloads are
