@@ -221,6 +221,10 @@ class FleetStore {
   Result<std::vector<AuditRecord>> audit(size_t limit) const;
 
   const std::string& path() const { return db_.path(); }
+  // The connection itself, for the modules that keep their own tables in fleet.db (alerts,
+  // API tokens, ...): their data access lives beside them, their schema in kMigrations here,
+  // and they share this connection's transactions.
+  const sqlite::Database& database() const { return db_; }
 
  private:
   explicit FleetStore(sqlite::Database db) : db_(std::move(db)) {}
