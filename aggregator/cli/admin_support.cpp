@@ -1,8 +1,10 @@
 #include "aggregator/cli/admin_support.h"
 
 #include <chrono>
+#include <cstdlib>
 #include <iostream>
 
+#include <pwd.h>
 #include <unistd.h>
 
 #include "common/base/escape.h"
@@ -43,6 +45,19 @@ Result<HostRecord> findHost(const FleetStore& store, const std::string& id) {
     return makeError(ErrorCode::kNotFound,
                      "no host " + displaySafe(id) + " (see `driftwatch-aggregator hosts list`)");
   return std::move(**host);
+}
+
+std::string whoAmI() {
+  if (const char* sudoUser = std::getenv("SUDO_USER"); sudoUser != nullptr && *sudoUser != 0)
+    return displaySafe(sudoUser);
+  if (const passwd* pw = ::getpwuid(::getuid()); pw != nullptr) return displaySafe(pw->pw_name);
+  return "uid " + std::to_string(::getuid());
+}
+
+int64_t nowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 int64_t nowSeconds() {

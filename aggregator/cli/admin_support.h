@@ -20,7 +20,11 @@ int fail(std::string_view message);
 // Each line made safe to show (control bytes, invalid UTF-8), the line breaks kept.
 std::string safeLines(std::string_view text);
 
+// Who runs the command: the person behind sudo when there is one, else the account.
+std::string whoAmI();
+
 int64_t nowSeconds();
+int64_t nowMs();
 std::string utc(int64_t seconds);  // "never" for 0
 std::string utcMs(int64_t ms);
 std::string hexOf(std::string_view bytes);  // 32 bytes as hex; "" otherwise

@@ -52,8 +52,21 @@ struct DriftArgs {
   CommonArgs common;
   std::string host;  // empty: every host
   std::string status = "open";
-  std::string severity;   // empty: any
-  std::string direction;  // empty: both
+  std::string severity;    // empty: any
+  std::string direction;   // empty: both
+  bool creep = false;      // only items flagged as configuration creep
+  bool recurring = false;  // only items flagged as recurring
+};
+
+// accept and waive
+struct DecisionArgs {
+  CommonArgs common;
+  std::string host;
+  std::string resource;  // "/etc/motd" or KIND:NAME
+  std::string reason;
+  std::string by;           // empty: the login user
+  std::string until;        // waive: a date (2026-12-31) or time (2026-12-31T18:00:00Z)
+  std::string forDuration;  // waive: or a duration from now (like 30d)
 };
 
 int runServe(const ServeArgs& args);
@@ -73,5 +86,7 @@ int runPolicyDiff(const PolicyArgs& args);
 // Exit codes: 0 no warning, 2 warnings, 1 error.
 int runPolicyLint(const PolicyArgs& args);
 int runDriftList(const DriftArgs& args);
+int runAccept(const DecisionArgs& args);
+int runWaive(const DecisionArgs& args);
 
 }  // namespace driftwatch::aggregator

@@ -147,11 +147,38 @@ int main(int argc, char** argv) {
       "list", "List drift items: resource, attributes, direction, status, first seen");
   addCommon(*driftListCmd, driftList.common, true);
   driftListCmd->add_option("--host", driftList.host, "Only this host (see hosts list)");
-  driftListCmd->add_option("--status", driftList.status, "open, resolved or all")
+  driftListCmd
+      ->add_option("--status", driftList.status,
+                   "open, accepted, waived, resolved, active (all but resolved) or all")
       ->capture_default_str();
   driftListCmd->add_option("--severity", driftList.severity, "Only low, medium, high or critical");
   driftListCmd->add_option("--direction", driftList.direction,
                            "Only managed (the host changed) or definition (the policy changed)");
+  driftListCmd->add_flag("--creep", driftList.creep,
+                         "Only drift open longer than creep_after (default 7d)");
+  driftListCmd->add_flag("--recurring", driftList.recurring,
+                         "Only drift that came back after it resolved (recurring_after times)");
+
+  DecisionArgs accept;
+  auto* acceptCmd = app.add_subcommand(
+      "accept", "Accept a host's drift: its actual values become what is desired for it");
+  addCommon(*acceptCmd, accept.common, true);
+  acceptCmd->add_option("host", accept.host, "Host id (see hosts list)")->required();
+  acceptCmd->add_option("resource", accept.resource, "The drifted resource: /etc/motd, sysctl:...")
+      ->required();
+  acceptCmd->add_option("--reason", accept.reason, "Why, for the record")->required();
+  acceptCmd->add_option("--by", accept.by, "Who decides (default: the login user)");
+  DecisionArgs waive;
+  auto* waiveCmd = app.add_subcommand(
+      "waive", "Waive a host's drift until a date: no alerts until then, then it is open again");
+  addCommon(*waiveCmd, waive.common, true);
+  waiveCmd->add_option("host", waive.host, "Host id (see hosts list)")->required();
+  waiveCmd->add_option("resource", waive.resource, "The drifted resource: /etc/motd, sysctl:...")
+      ->required();
+  waiveCmd->add_option("--reason", waive.reason, "Why, for the record")->required();
+  waiveCmd->add_option("--until", waive.until, "Expiry: 2026-12-31 or 2026-12-31T18:00:00Z (UTC)");
+  waiveCmd->add_option("--for", waive.forDuration, "Expiry as a duration from now: 12h, 30d");
+  waiveCmd->add_option("--by", waive.by, "Who decides (default: the login user)");
 
   if (auto code = driftwatch::cli::parseArgs(app, argc, argv, "driftwatch-aggregator", kExitError))
     return *code;
@@ -173,6 +200,8 @@ int main(int argc, char** argv) {
     if (*policyDiffCmd) return runPolicyDiff(policyDiff);
     if (*policyLintCmd) return runPolicyLint(policyLint);
     if (*driftListCmd) return runDriftList(driftList);
+    if (*acceptCmd) return runAccept(accept);
+    if (*waiveCmd) return runWaive(waive);
   } catch (const std::exception& e) {
     std::cerr << "driftwatch-aggregator: internal error: " << e.what() << "\n";
     return kExitError;

@@ -22,14 +22,6 @@ namespace {
 
 using json = nlohmann::ordered_json;
 
-// Who applies: the person behind sudo when there is one, else the account.
-std::string whoAmI() {
-  if (const char* sudoUser = std::getenv("SUDO_USER"); sudoUser != nullptr && *sudoUser != 0)
-    return displaySafe(sudoUser);
-  if (const passwd* pw = ::getpwuid(::getuid()); pw != nullptr) return displaySafe(pw->pw_name);
-  return "uid " + std::to_string(::getuid());
-}
-
 struct Opened {
   AggregatorConfig config;
   FleetStore store;

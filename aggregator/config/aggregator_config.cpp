@@ -18,7 +18,8 @@ Result<AggregatorConfig> parseAggregatorConfig(std::string_view text, std::strin
                                                "client_cert_days", "audit_log",
                                                "threads",          "max_connections",
                                                "request_timeout",  "max_connections_per_address",
-                                               "policy_dir",       "policy_poll_interval"};
+                                               "policy_dir",       "policy_poll_interval",
+                                               "creep_after",      "recurring_after"};
   auto s =
       config::forEachSetting(text, fileName, kKeys, [&](const config::Setting& setting) -> Status {
         const std::string& key = setting.key;
@@ -84,6 +85,15 @@ Result<AggregatorConfig> parseAggregatorConfig(std::string_view text, std::strin
           const auto d = parseDuration(v);
           if (!d || d->count() < 100) return setting.bad("a duration of at least 100ms (like 10s)");
           config.policyPollInterval = *d;
+        } else if (key == "creep_after") {
+          const auto d = parseDuration(v);
+          if (!d || d->count() < 60'000) return setting.bad("a duration of at least 1m (like 7d)");
+          config.creepAfter = *d;
+        } else if (key == "recurring_after") {
+          unsigned long long n = 0;
+          if (!parseUnsigned(v, n) || n < 1 || n > 1000)
+            return setting.bad("a number of times drift came back after it resolved (1-1000)");
+          config.recurringAfter = static_cast<int>(n);
         }
         return {};
       });

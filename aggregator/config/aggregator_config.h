@@ -39,6 +39,11 @@ struct AggregatorConfig {
   // there); empty: only `policy apply` changes them.
   std::string policyDir;
   std::chrono::milliseconds policyPollInterval{std::chrono::seconds(10)};
+  // Drift open longer than this is flagged as configuration creep (nobody fixes or decides it).
+  std::chrono::milliseconds creepAfter{std::chrono::hours(24 * 7)};
+  // A resource whose drift came back this many times after it resolved is flagged recurring:
+  // a fix that did not remove the cause.
+  int recurringAfter = 2;
 };
 
 Result<AggregatorConfig> loadAggregatorConfig(const std::string& path, bool required);

@@ -115,6 +115,26 @@ bool sameDesired(const DriftRecord& a, const DriftRecord& b) {
                     b.attributes.end(), same);
 }
 
+// Whether the host still shows exactly what was accepted (the same attributes differ, with
+// the same actual values).
+bool sameActual(const std::vector<DriftAttribute>& accepted,
+                const std::vector<DriftAttribute>& now) {
+  const auto same = [](const DriftAttribute& x, const DriftAttribute& y) {
+    return x.name == y.name && x.actual == y.actual;
+  };
+  return std::equal(accepted.begin(), accepted.end(), now.begin(), now.end(), same);
+}
+
+// An accepted or waived item that is still what was decided on keeps the decision.
+void keepDecision(const DriftRecord& before, DriftRecord& next) {
+  next.status = before.status;
+  next.reason = before.reason;
+  next.decidedBy = before.decidedBy;
+  next.decidedAt = before.decidedAt;
+  next.waivedUntil = before.waivedUntil;
+  next.accepted = before.accepted;
+}
+
 }  // namespace
 
 std::string_view directionName(DriftDirection d) {
@@ -311,7 +331,7 @@ Result<std::set<std::string>> DriftEngine::covered(
   }
   DriftFilter open;
   open.host = host.id;
-  open.status = std::string(kDriftOpen);
+  open.status = std::string(kDriftActive);
   auto items = store_.driftItems(open);
   if (!items.ok()) return items.error();
   for (const auto& item : *items)
@@ -325,9 +345,11 @@ Status DriftEngine::reconcile(const HostRecord& host, const std::string& resourc
                               const Judgement& judged, DriftDirection direction, int64_t now) {
   auto existing = store_.drift(host.id, resource);
   if (!existing.ok()) return existing.error();
-  const bool wasOpen = *existing && (*existing)->status == kDriftOpen;
+  const bool active = *existing && isActive((*existing)->status);
   if (!judged.item) {
-    if (!wasOpen) return {};
+    // Matching the policy again ends the item whatever was decided about it: an acceptance
+    // or a waiver covered a difference that is gone.
+    if (!active) return {};
     auto resolved = store_.resolveDrift(host.id, resource, now);
     if (!resolved.ok()) return resolved.error();
     return {};
@@ -335,19 +357,34 @@ Status DriftEngine::reconcile(const HostRecord& host, const std::string& resourc
   DriftRecord next = recordOf(host, resource, judged);
   next.status = std::string(kDriftOpen);
   next.lastSeen = now;
-  if (!wasOpen) {
-    // New, or back after it resolved: a new episode of drift.
+  if (!active) {
+    // New, or back after it resolved: a new episode of drift (counted, to tell recurring
+    // drift: a fix that did not remove the cause).
     next.direction = std::string(directionName(direction));
     next.firstSeen = now;
+    if (*existing) next.reopened = (*existing)->reopened + 1;
     return store_.putDrift(next);
   }
   const DriftRecord& before = **existing;
   next.firstSeen = before.firstSeen;
+  next.reopened = before.reopened;
   // The direction says why the item opened; a new definition that changes what is desired
   // makes it definition drift (the host now has a new definition to catch up with).
   next.direction = direction == DriftDirection::kDefinition && !sameDesired(before, next)
                        ? std::string(directionName(direction))
                        : before.direction;
+  if (before.status == kDriftAccepted) {
+    if (sameActual(before.accepted, next.attributes)) {
+      keepDecision(before, next);
+    } else {
+      // The host moved on from what was accepted: that is new drift, from now.
+      next.firstSeen = now;
+      next.direction = std::string(directionName(direction));
+    }
+  } else if (before.status == kDriftWaived) {
+    // Past its expiry the waiver no longer holds: the item is open again (and alerts).
+    if (before.waivedUntil && *before.waivedUntil > now) keepDecision(before, next);
+  }
   return store_.putDrift(next);
 }
 
@@ -357,9 +394,9 @@ Status DriftEngine::evaluate(const HostRecord& host, const std::set<std::string>
   if (auto s = desired_.refresh(store_); !s.ok()) return s;
   const auto policies = desired_.selecting(host.labels);
   if (policies.empty()) {
-    // No policy selects the host: only its open items can change (they resolve). Most such
+    // No policy selects the host: only its unresolved items can change (they resolve). Most such
     // hosts have none, and skipping them keeps judging off their reports' ingest path.
-    auto open = store_.hasOpenDrift(host.id);
+    auto open = store_.hasActiveDrift(host.id);
     if (!open.ok()) return open.error();
     if (!*open) return {};
   }
@@ -393,7 +430,7 @@ Status DriftEngine::onPoliciesChanged(const std::set<std::string>& policies, int
   for (const auto& name : policies) {
     DriftFilter filter;
     filter.policy = name;
-    filter.status = std::string(kDriftOpen);
+    filter.status = std::string(kDriftActive);
     auto items = store_.driftItems(filter);
     if (!items.ok()) return items.error();
     for (const auto& item : *items)

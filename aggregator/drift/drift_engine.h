@@ -4,10 +4,13 @@
 // compare engine, the one `driftwatch-agent check` uses, and reconciles what it finds with the
 // host's drift items in the fleet store: new drift opens, changed drift is updated, drift that
 // is gone resolves, and resolved drift that comes back opens again with a new first_seen.
+// An accepted item (drift_decisions.h) stays accepted while the host shows exactly what was
+// accepted, and opens again when it shows anything else; a waived one stays waived until its
+// waiver expires.
 //
 // Incremental: after a delta batch only the resources the batch touched are judged; after a
 // snapshot, or after new policy versions were stored, every resource the host's policies cover
-// (and every resource with an open item) is. The engine writes through the caller's store and
+// (and every resource with an unresolved item) is. The engine writes through the caller's store and
 // opens no transaction of its own: callers run it inside the transaction (or savepoint) that
 // changed the state or the policies, so that drift and what it was judged from never disagree.
 //
@@ -39,7 +42,14 @@ enum class DriftDirection : uint8_t { kManaged, kDefinition };
 std::string_view directionName(DriftDirection d);
 
 inline constexpr std::string_view kDriftOpen = "open";
+inline constexpr std::string_view kDriftAccepted = "accepted";  // taken into the desired state
+inline constexpr std::string_view kDriftWaived = "waived";      // an exception, until a date
 inline constexpr std::string_view kDriftResolved = "resolved";
+// Not a status: the filter for every item that has not resolved.
+inline constexpr std::string_view kDriftActive = "active";
+inline bool isActive(std::string_view status) {
+  return status == kDriftOpen || status == kDriftAccepted || status == kDriftWaived;
+}
 
 // One stored policy version, parsed, with its baseline and an index of its file rules.
 // Built in place and never moved: the index points into `policy.files`.
@@ -88,7 +98,7 @@ class DriftEngine {
   // After a snapshot replaced the host's stored state.
   Status onHostReplaced(const HostRecord& host, int64_t now);
   // After new versions of `policies` were stored: every unrevoked host that has reported and
-  // that one of them selects, or that has an open item from one of them (a narrowed selector
+  // that one of them selects, or that has an unresolved item from one of them (a narrowed selector
   // resolves its drift).
   Status onPoliciesChanged(const std::set<std::string>& policies, int64_t now);
 
@@ -102,7 +112,8 @@ class DriftEngine {
  private:
   Status evaluate(const HostRecord& host, const std::set<std::string>& resources,
                   DriftDirection direction, int64_t now);
-  // Every resource the host's policies cover, plus those with an open item.
+  // Every resource the host's policies cover, plus those with an unresolved item (open, accepted or
+  // waived).
   Result<std::set<std::string>> covered(const HostRecord& host,
                                         const std::vector<const DesiredPolicy*>& policies);
   Status reconcile(const HostRecord& host, const std::string& resource, const Judgement& judged,

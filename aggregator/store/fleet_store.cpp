@@ -133,6 +133,16 @@ CREATE TABLE drift (
 CREATE INDEX drift_by_status ON drift (status, host);
 CREATE INDEX drift_by_policy ON drift (policy, status);
 )sql",
+    // Decisions on drift (accepted into the desired state, or waived until a date), and how
+    // often an item came back after it resolved (recurring drift).
+    R"sql(
+ALTER TABLE drift ADD COLUMN reason TEXT NOT NULL DEFAULT '';
+ALTER TABLE drift ADD COLUMN decided_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE drift ADD COLUMN decided_at INTEGER;
+ALTER TABLE drift ADD COLUMN waived_until INTEGER;
+ALTER TABLE drift ADD COLUMN accepted TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE drift ADD COLUMN reopened INTEGER NOT NULL DEFAULT 0;
+)sql",
 };
 
 constexpr std::string_view kHostColumns =
@@ -673,7 +683,8 @@ namespace {
 
 constexpr std::string_view kDriftColumns =
     "host, resource, policy, policy_version, rule, change, attributes, error, severity, "
-    "drift_type, direction, status, first_seen, last_seen, resolved_at";
+    "drift_type, direction, status, first_seen, last_seen, resolved_at, reason, decided_by, "
+    "decided_at, waived_until, accepted, reopened";
 
 nlohmann::json optionalJson(const std::optional<std::string>& v) {
   return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
@@ -726,6 +737,12 @@ DriftRecord readDrift(const sqlite::Statement& s) {
   d.firstSeen = s.columnInt(12);
   d.lastSeen = s.columnInt(13);
   if (!s.isNull(14)) d.resolvedAt = s.columnInt(14);
+  d.reason = s.columnText(15);
+  d.decidedBy = s.columnText(16);
+  if (!s.isNull(17)) d.decidedAt = s.columnInt(17);
+  if (!s.isNull(18)) d.waivedUntil = s.columnInt(18);
+  d.accepted = attributesFromJson(s.columnText(19));
+  d.reopened = s.columnInt(20);
   return d;
 }
 
@@ -733,7 +750,7 @@ DriftRecord readDrift(const sqlite::Statement& s) {
 
 Status FleetStore::putDrift(const DriftRecord& d) const {
   auto stmt = cached("INSERT OR REPLACE INTO drift (" + std::string(kDriftColumns) +
-                     ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                     ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   if (!stmt.ok()) return stmt.error();
   auto& s = **stmt;
   s.bind(1, d.host)
@@ -750,11 +767,18 @@ Status FleetStore::putDrift(const DriftRecord& d) const {
       .bind(12, d.status)
       .bind(13, d.firstSeen)
       .bind(14, d.lastSeen);
-  if (d.resolvedAt) {
-    s.bind(15, *d.resolvedAt);
-  } else {
-    s.bindNull(15);
-  }
+  const auto bindOptional = [&s](int index, const std::optional<int64_t>& v) {
+    if (v) {
+      s.bind(index, *v);
+    } else {
+      s.bindNull(index);
+    }
+  };
+  bindOptional(15, d.resolvedAt);
+  s.bind(16, d.reason).bind(17, d.decidedBy);
+  bindOptional(18, d.decidedAt);
+  bindOptional(19, d.waivedUntil);
+  s.bind(20, attributesToJson(d.accepted)).bind(21, d.reopened);
   return s.run();
 }
 
@@ -770,8 +794,9 @@ Result<std::optional<DriftRecord>> FleetStore::drift(std::string_view host,
   return out;
 }
 
-Result<bool> FleetStore::hasOpenDrift(std::string_view host) const {
-  auto stmt = cached("SELECT 1 FROM drift WHERE status = 'open' AND host = ? LIMIT 1");
+Result<bool> FleetStore::hasActiveDrift(std::string_view host) const {
+  auto stmt = cached(
+      "SELECT 1 FROM drift WHERE status IN ('open', 'accepted', 'waived') AND host = ? LIMIT 1");
   if (!stmt.ok()) return stmt.error();
   (*stmt)->bind(1, host);
   const bool found = (*stmt)->step();
@@ -783,7 +808,7 @@ Result<bool> FleetStore::resolveDrift(std::string_view host, std::string_view re
                                       int64_t at) const {
   auto stmt = cached(
       "UPDATE drift SET status = 'resolved', resolved_at = ? WHERE host = ? AND resource = ? AND "
-      "status = 'open'");
+      "status IN ('open', 'accepted', 'waived')");
   if (!stmt.ok()) return stmt.error();
   if (auto s = (*stmt)->bind(1, at).bind(2, host).bind(3, resource).run(); !s.ok())
     return s.error();
@@ -792,7 +817,8 @@ Result<bool> FleetStore::resolveDrift(std::string_view host, std::string_view re
 
 Result<std::vector<DriftRecord>> FleetStore::driftItems(const DriftFilter& f) const {
   auto stmt = db_.prepare("SELECT " + std::string(kDriftColumns) +
-                          " FROM drift WHERE (?1 = '' OR host = ?1) AND (?2 = '' OR status = ?2) "
+                          " FROM drift WHERE (?1 = '' OR host = ?1) AND (?2 = '' OR status = ?2 OR "
+                          "(?2 = 'active' AND status IN ('open', 'accepted', 'waived'))) "
                           "AND (?3 = '' OR severity = ?3) AND (?4 = '' OR direction = ?4) AND "
                           "(?5 = '' OR policy = ?5) ORDER BY host, resource");
   if (!stmt.ok()) return stmt.error();

@@ -109,16 +109,24 @@ struct DriftRecord {
   std::string severity;
   std::string driftType;  // configuration
   std::string direction;  // managed, definition
-  std::string status;     // open, resolved
+  std::string status;     // open, accepted, waived, resolved
   int64_t firstSeen = 0;  // ms, aggregator clock; reset when a resolved item opens again
   int64_t lastSeen = 0;
   std::optional<int64_t> resolvedAt;
+  // The decision on an accepted or waived item: why, who, when (ms), until when (waived, ms),
+  // and the attributes as they were accepted (the actual values that are now the host's).
+  std::string reason;
+  std::string decidedBy;
+  std::optional<int64_t> decidedAt;
+  std::optional<int64_t> waivedUntil;
+  std::vector<DriftAttribute> accepted;
+  int64_t reopened = 0;  // how often it came back after it had resolved
 };
 
 // Which drift items to list; an empty field matches everything.
 struct DriftFilter {
   std::string host;
-  std::string status;
+  std::string status;  // one status, or "active": open, accepted or waived
   std::string severity;
   std::string direction;
   std::string policy;
@@ -209,9 +217,10 @@ class FleetStore {
   // Inserts or replaces the item for (record.host, record.resource).
   Status putDrift(const DriftRecord& record) const;
   Result<std::optional<DriftRecord>> drift(std::string_view host, std::string_view resource) const;
-  // Whether the host has any open item (a cheap test before judging a host no policy selects).
-  Result<bool> hasOpenDrift(std::string_view host) const;
-  // Returns false when there is no open item for that host and resource.
+  // Whether the host has any open, accepted or waived item (a cheap test before judging a host
+  // no policy selects: those items can only resolve).
+  Result<bool> hasActiveDrift(std::string_view host) const;
+  // Returns false when there is no open, accepted or waived item for that host and resource.
   Result<bool> resolveDrift(std::string_view host, std::string_view resource, int64_t at) const;
   // Ordered by host, then resource.
   Result<std::vector<DriftRecord>> driftItems(const DriftFilter& filter) const;

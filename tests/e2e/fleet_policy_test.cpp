@@ -91,6 +91,32 @@ TEST_CASE(
   CHECK(definition[0]["policy_version"] == 2);
   CHECK(definition[0]["attributes"][0]["desired"] == "0600");
   CHECK(definition[0]["attributes"][0]["actual"] == "0644");
+
+  // People decide: accept the host's value with a reason (recorded, audited), or waive it.
+  const auto noReason = agg.admin({"accept", hostId, "/etc/motd"});
+  CHECK(noReason.exitCode == 1);
+  const auto accepted = agg.admin(
+      {"accept", hostId, "/etc/motd", "--reason", "public motd here", "--format", "json"});
+  INFO(accepted.err);
+  REQUIRE(accepted.exitCode == 0);
+  const auto acceptedItem = json::parse(accepted.out);
+  CHECK(acceptedItem["status"] == "accepted");
+  CHECK(acceptedItem["decision"]["reason"] == "public motd here");
+  CHECK(driftOf(agg, "file:/etc/motd", "accepted").size() == 1);
+  CHECK(agg.adminJson({"drift", "list"}).empty());
+  CHECK(agg.admin({"audit"}).out.find("drift_accepted") != std::string::npos);
+
+  const auto badDate =
+      agg.admin({"waive", hostId, "/etc/motd", "--reason", "r", "--until", "2026-02-30"});
+  CHECK(badDate.exitCode == 1);
+  CHECK(badDate.err.find("--until 2026-02-30") != std::string::npos);
+  const auto waived = agg.admin({"waive", hostId, "/etc/motd", "--reason", "vendor fix due",
+                                 "--for", "1h", "--format", "json"});
+  INFO(waived.err);
+  REQUIRE(waived.exitCode == 0);
+  CHECK(json::parse(waived.out)["status"] == "waived");
+  CHECK(!json::parse(waived.out)["decision"]["until"].is_null());
+  CHECK(agg.admin({"drift", "list", "--status", "waived"}).out.find("until") != std::string::npos);
 }
 
 TEST_CASE("fleet: policies applied from a git checkout, with history, diff and conflicts") {

@@ -42,6 +42,8 @@ TEST_CASE("the shipped aggregator.yaml parses with every setting switched on") {
   CHECK(c->requestTimeout == defaults.requestTimeout);
   CHECK(c->serverNames == std::vector<std::string>{"fleet.example.net"});
   CHECK(c->caCert == "/etc/driftwatch/pki/ca.crt");
+  CHECK(c->creepAfter == defaults.creepAfter);
+  CHECK(c->recurringAfter == defaults.recurringAfter);
 }
 
 TEST_CASE("an empty aggregator config is all defaults") {
@@ -167,6 +169,9 @@ TEST_CASE("aggregator values out of range are errors naming the key") {
   CHECK(contains(errorOf("request_timeout: soon\n"), "request_timeout"));
   CHECK(contains(errorOf("policy_dir: policies\n"), "an absolute directory path"));
   CHECK(contains(errorOf("policy_poll_interval: 10ms\n"), "at least 100ms"));
+  CHECK(contains(errorOf("creep_after: 30s\n"),
+                 "creep_after: '30s' is not a duration of at least 1m"));
+  CHECK(contains(errorOf("recurring_after: 0\n"), "recurring_after"));
   CHECK(contains(errorOf("server_names: [\"a b\"]\n"), "server_names"));
   CHECK(contains(errorOf("server_names: [\"a,b\"]\n"), "DNS names or IP addresses"));
   CHECK(contains(errorOf("server_names: [\"\"]\n"), "server_names"));

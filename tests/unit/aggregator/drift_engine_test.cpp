@@ -4,7 +4,7 @@
 
 #include "aggregator/policy/policy_apply.h"
 #include "aggregator/report/report_processor.h"
-#include "tests/unit/aggregator/store_fixture.h"
+#include "tests/unit/aggregator/drift_fleet.h"
 #include "tests/unit/aggregator/test_agent.h"
 
 using namespace driftwatch;
@@ -12,76 +12,6 @@ using namespace driftwatch::aggregator;
 using namespace driftwatch::testing;
 
 namespace {
-
-const std::string kMotd = "file:/etc/motd";
-const std::string kSwappiness = "sysctl:vm.swappiness";
-const std::string kMode0644 = "present\ttype=file\tmode=0644\towner=0\tgroup=0\tsize=8";
-const std::string kMode0600 = "present\ttype=file\tmode=0600\towner=0\tgroup=0\tsize=8";
-
-// A real fleet store with hosts, policies applied the way `policy apply` applies them, and a
-// drift engine judging on it; times are given by the test (ms).
-struct Fleet : StoreFixture {
-  Fleet() : engine(*store) {}
-
-  HostRecord addHost(const std::string& id, const Labels& labels) {
-    HostRecord h;
-    h.id = id;
-    h.name = id + ".example.org";
-    h.labels = labels;
-    h.publicKey = std::string(32, static_cast<char>('a' + hosts++));
-    h.certFingerprint = "sha256:" + std::string(64, '0');
-    h.enrolledAt = 1'700'000'000;
-    REQUIRE(store->addHost(h).ok());
-    // As if it had reported once: hosts without any report are not judged on a policy change.
-    h.lastSeq = 1;
-    REQUIRE(store->advanceChain(h).ok());
-    return h;
-  }
-
-  // Applies one policy (and its baseline) at `nowMs` (whole seconds: applies are timed so).
-  void apply(const std::string& name, const std::string& yaml, int64_t nowMs,
-             std::optional<std::string> baseline = std::nullopt) {
-    PolicySource src;
-    src.path = dir.at(name + ".yaml");
-    src.text = yaml;
-    src.baselinePath = dir.at(name + ".baseline");
-    src.baseline = std::move(baseline);
-    const auto applied = applyPolicies(*store, *audit, {{src}, "alice", "", nowMs / 1000});
-    INFO((applied.ok() ? std::string() : applied.error().describe()));
-    REQUIRE(applied.ok());
-  }
-
-  void put(const HostRecord& h, const std::string& resource, const std::string& state) {
-    REQUIRE(store->putResource(h.id, resource, state, 1, 1).ok());
-  }
-
-  void changed(const HostRecord& h, std::vector<std::string> resources, int64_t now) {
-    const auto s = engine.onResourcesChanged(h, resources, now);
-    INFO((s.ok() ? std::string() : s.error().describe()));
-    REQUIRE(s.ok());
-  }
-
-  std::optional<DriftRecord> item(const std::string& host, const std::string& resource) const {
-    auto d = store->drift(host, resource);
-    REQUIRE(d.ok());
-    return *d;
-  }
-
-  std::vector<DriftRecord> all(const std::string& status = "") const {
-    DriftFilter f;
-    f.status = status;
-    auto d = store->driftItems(f);
-    REQUIRE(d.ok());
-    return *d;
-  }
-
-  DriftEngine engine;
-  int hosts = 0;
-};
-
-const Labels kWeb = {{"role", "web"}};
-const std::string kMotdPolicy =
-    "name: web\nselector: {role: web}\nfiles:\n  - path: /etc/motd\n    mode: \"0644\"\n";
 
 // A host labelled role=web, enrolled in `fleet` with a real key, that reports signed batches
 // through the real report processor (which runs the drift engine in each report's savepoint).
