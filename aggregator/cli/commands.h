@@ -42,6 +42,7 @@ struct PolicyArgs {
   std::vector<std::string> paths;  // apply: files and directories
   std::string message;             // apply: why
   std::string name;                // show, history, diff
+  std::vector<std::string> names;  // remove
   long long version = 0;           // show: 0 for the newest
   long long from = 0;              // diff: 0 for the one before `to`
   long long to = 0;                // diff: 0 for the newest
@@ -79,6 +80,7 @@ int runHostsGaps(const HostArgs& args);
 int runCaFingerprint(const CommonArgs& args);
 int runAuditList(const HostArgs& args);
 int runPolicyApply(const PolicyArgs& args);
+int runPolicyRemove(const PolicyArgs& args);
 int runPolicyList(const CommonArgs& args);
 int runPolicyShow(const PolicyArgs& args);
 int runPolicyHistory(const PolicyArgs& args);

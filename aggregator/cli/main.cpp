@@ -111,6 +111,12 @@ int main(int argc, char** argv) {
   addCommon(*policyApplyCmd, policyApply.common, true);
   policyApplyCmd->add_option("path", policyApply.paths, "Policy files or directories")->required();
   policyApplyCmd->add_option("--message,-m", policyApply.message, "Why, for the history");
+  PolicyArgs policyRemove;
+  auto* policyRemoveCmd = policyCmd->add_subcommand(
+      "remove", "Remove policies: their drift resolves; their history stays");
+  addCommon(*policyRemoveCmd, policyRemove.common, true);
+  policyRemoveCmd->add_option("name", policyRemove.names, "Policy names")->required();
+  policyRemoveCmd->add_option("--message,-m", policyRemove.message, "Why, for the history");
   CommonArgs policyList;
   auto* policyListCmd =
       policyCmd->add_subcommand("list", "List the fleet policies, newest versions");
@@ -194,6 +200,7 @@ int main(int argc, char** argv) {
     if (*fingerprintCmd) return runCaFingerprint(caArgs);
     if (*auditCmd) return runAuditList(audit);
     if (*policyApplyCmd) return runPolicyApply(policyApply);
+    if (*policyRemoveCmd) return runPolicyRemove(policyRemove);
     if (*policyListCmd) return runPolicyList(policyList);
     if (*policyShowCmd) return runPolicyShow(policyShow);
     if (*policyHistoryCmd) return runPolicyHistory(policyHistory);

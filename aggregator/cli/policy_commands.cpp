@@ -75,7 +75,8 @@ json versionJson(const PolicyVersion& v) {
               {"git_commit", v.gitCommit},
               {"source", v.source},
               {"baseline", v.baseline.has_value()},
-              {"sha256", v.sha256}};
+              {"sha256", v.sha256},
+              {"removed", v.removed}};
 }
 
 }  // namespace
@@ -110,11 +111,32 @@ int runPolicyApply(const PolicyArgs& args) {
   return kExitOk;
 }
 
+int runPolicyRemove(const PolicyArgs& args) {
+  auto opened = openStore(args.common);
+  if (!opened.ok()) return fail(opened.error());
+  auto audit = AuditLog::open(opened->store, opened->config.auditLog);
+  if (!audit.ok()) return fail(audit.error());
+  auto outcome =
+      removePolicies(opened->store, *audit, args.names, whoAmI(), args.message, nowSeconds());
+  if (!outcome.ok()) return fail(outcome.error());
+  if (args.common.format == "json") {
+    json out = json::array();
+    for (const auto& o : *outcome)
+      out.push_back({{"name", o.name}, {"version", o.version}, {"removed", true}});
+    std::cout << out.dump(2) << "\n";
+    return kExitOk;
+  }
+  for (const auto& o : *outcome)
+    std::cout << o.name << ": removed (version " << o.version << ")\n";
+  return kExitOk;
+}
+
 int runPolicyList(const CommonArgs& args) {
   auto opened = openStore(args);
   if (!opened.ok()) return fail(opened.error());
   auto latest = opened->store.latestPolicies();
   if (!latest.ok()) return fail(latest.error());
+  std::erase_if(*latest, [](const PolicyVersion& v) { return v.removed; });
   if (args.format == "json") {
     json out = json::array();
     for (const auto& v : *latest)
@@ -148,6 +170,11 @@ int runPolicyShow(const PolicyArgs& args) {
     return fail(args.name + ": no version " + std::to_string(args.version) + " (1 to " +
                 std::to_string(versions->back().version) + ")");
   }
+  if (v->removed) {
+    return fail(args.name + ": version " + std::to_string(v->version) + " removed the policy (by " +
+                v->appliedBy + ", " + utc(v->appliedAt) +
+                "); name an earlier one with --version (see policy history " + args.name + ")");
+  }
   if (args.common.format == "json") {
     json out = versionJson(*v);
     out["text"] = safeLines(v->text);
@@ -174,8 +201,10 @@ int runPolicyHistory(const PolicyArgs& args) {
   }
   std::vector<std::vector<std::string>> rows = {{"VERSION", "APPLIED", "BY", "COMMIT", "MESSAGE"}};
   for (const auto& v : *versions) {
+    std::string message = v.message.empty() ? "-" : displaySafe(v.message);
+    if (v.removed) message = "(removed) " + message;
     rows.push_back({std::to_string(v.version), utc(v.appliedAt), v.appliedBy,
-                    shortCommit(v.gitCommit), v.message.empty() ? "-" : displaySafe(v.message)});
+                    shortCommit(v.gitCommit), message});
   }
   printTable(rows);
   return kExitOk;

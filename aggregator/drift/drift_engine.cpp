@@ -167,6 +167,16 @@ Result<std::unique_ptr<DesiredPolicy>> DesiredPolicy::compile(const PolicyVersio
 Status DesiredState::refresh(const FleetStore& store) {
   auto heads = store.policyHeads();
   if (!heads.ok()) return heads.error();
+  // Removed policies judge nothing any more.
+  for (auto it = fromStore_.begin(); it != fromStore_.end();) {
+    if (heads->contains(*it)) {
+      ++it;
+      continue;
+    }
+    byName_.erase(*it);
+    unusable_.erase(*it);
+    it = fromStore_.erase(it);
+  }
   for (const auto& [name, version] : *heads) {
     const auto it = byName_.find(name);
     if (it != byName_.end() && it->second->version == version) continue;
@@ -183,9 +193,11 @@ Status DesiredState::refresh(const FleetStore& store) {
       std::fprintf(stderr, "driftwatch-aggregator: error: %s; drift is judged without it\n",
                    compiled.error().describe().c_str());
       unusable_[name] = version;
+      fromStore_.insert(name);
       continue;
     }
     put(std::move(compiled).value());
+    fromStore_.insert(name);
   }
   return {};
 }

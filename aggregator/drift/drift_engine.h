@@ -79,6 +79,7 @@ class DesiredState {
  private:
   std::map<std::string, std::unique_ptr<DesiredPolicy>> byName_;
   std::map<std::string, int64_t> unusable_;  // newest versions that did not compile, by name
+  std::set<std::string> fromStore_;          // names refresh() loaded (a removal drops them)
 };
 
 // The drift found for one resource, and the policy whose rule found it first (by name).

@@ -54,6 +54,43 @@ std::optional<policy::Policy> check(const PolicySource& src, std::vector<std::st
   return std::move(parsed).value();
 }
 
+// The version that removes `newest`'s policy.
+PolicyVersion removal(const PolicyVersion& newest, const std::string& by,
+                      const std::string& message, int64_t now) {
+  PolicyVersion v;
+  v.name = newest.name;
+  v.version = newest.version + 1;
+  v.sha256 = "removed";
+  v.appliedBy = by;
+  v.appliedAt = now;
+  v.message = message;
+  v.removed = true;
+  return v;
+}
+
+// Judges the hosts the changed policies select, in the same transaction: the new versions and
+// the drift they cause (or resolve) commit together.
+Status judgeAndCommit(const FleetStore& store, const std::vector<ApplyOutcome>& outcomes,
+                      int64_t now, sqlite::Transaction& tx) {
+  std::set<std::string> changed;
+  for (const auto& o : outcomes) {
+    if (o.changed) changed.insert(o.name);
+  }
+  DriftEngine drift(store);
+  if (auto s = drift.onPoliciesChanged(changed, now * 1000); !s.ok()) return s;
+  return tx.commit();
+}
+
+void auditOutcomes(AuditLog& audit, const std::vector<ApplyOutcome>& outcomes,
+                   const std::string& by, const std::string& message) {
+  for (const auto& o : outcomes) {
+    if (!o.changed) continue;
+    audit.record(o.removed ? "policy_removed" : "policy_applied", "", "admin",
+                 o.name + " version " + std::to_string(o.version) + " by " + by +
+                     (message.empty() ? "" : ": " + message));
+  }
+}
+
 }  // namespace
 
 std::string policyDigest(const std::string& text, const std::optional<std::string>& baseline) {
@@ -85,8 +122,13 @@ Result<std::vector<ApplyOutcome>> applyPolicies(const FleetStore& store, AuditLo
     }
     set.push_back({std::move(*p), &src, nullptr});
   }
+  std::vector<const PolicyVersion*> pruned;
   for (const auto& v : *stored) {
-    if (givenAt.contains(v.name)) continue;
+    if (givenAt.contains(v.name) || v.removed) continue;
+    if (request.prune && v.appliedBy == request.appliedBy) {
+      pruned.push_back(&v);
+      continue;
+    }
     auto p = policy::parsePolicy(v.text, v.source);
     if (!p.ok()) {
       // Stored versions were valid when applied; a newer parser may disagree. Then nothing
@@ -127,8 +169,8 @@ Result<std::vector<ApplyOutcome>> applyPolicies(const FleetStore& store, AuditLo
     if (!c.source) continue;
     const std::string digest = policyDigest(c.source->text, c.source->baseline);
     const auto before = newest.find(c.policy.name);
-    if (before != newest.end() && before->second->sha256 == digest) {
-      out.push_back({c.policy.name, before->second->version, false});
+    if (before != newest.end() && !before->second->removed && before->second->sha256 == digest) {
+      out.push_back({c.policy.name, before->second->version, false, false});
       continue;
     }
     PolicyVersion v;
@@ -143,22 +185,48 @@ Result<std::vector<ApplyOutcome>> applyPolicies(const FleetStore& store, AuditLo
     v.message = request.message;
     v.gitCommit = c.source->gitCommit;
     if (auto s = store.addPolicyVersion(v); !s.ok()) return s.error();
-    out.push_back({v.name, v.version, true});
+    out.push_back({v.name, v.version, true, false});
   }
-  // Judged in the same transaction: the new versions and the drift they cause commit together.
-  std::set<std::string> changed;
-  for (const auto& o : out) {
-    if (o.changed) changed.insert(o.name);
+  for (const PolicyVersion* gone : pruned) {
+    PolicyVersion v = removal(*gone, request.appliedBy, request.message, request.now);
+    if (auto s = store.addPolicyVersion(v); !s.ok()) return s.error();
+    out.push_back({v.name, v.version, true, true});
   }
-  DriftEngine drift(store);
-  if (auto s = drift.onPoliciesChanged(changed, request.now * 1000); !s.ok()) return s.error();
-  if (auto s = tx->commit(); !s.ok()) return s.error();
-  for (const auto& o : out) {
-    if (!o.changed) continue;
-    audit.record("policy_applied", "", "admin",
-                 o.name + " version " + std::to_string(o.version) + " by " + request.appliedBy +
-                     (request.message.empty() ? "" : ": " + request.message));
+  if (auto s = judgeAndCommit(store, out, request.now, *tx); !s.ok()) return s.error();
+  auditOutcomes(audit, out, request.appliedBy, request.message);
+  return out;
+}
+
+Result<std::vector<ApplyOutcome>> removePolicies(const FleetStore& store, AuditLog& audit,
+                                                 const std::vector<std::string>& names,
+                                                 const std::string& removedBy,
+                                                 const std::string& message, int64_t now) {
+  if (names.empty())
+    return makeError(ErrorCode::kInvalidInput, "no policy to remove", "policy remove");
+  auto tx = store.begin();
+  if (!tx.ok()) return tx.error();
+  auto stored = store.latestPolicies();
+  if (!stored.ok()) return stored.error();
+  std::map<std::string, const PolicyVersion*> newest;
+  for (const auto& v : *stored)
+    newest[v.name] = &v;
+  std::vector<ApplyOutcome> out;
+  std::set<std::string> seen;
+  for (const auto& name : names) {
+    if (!seen.insert(name).second) continue;
+    const auto it = newest.find(name);
+    if (it == newest.end() || it->second->removed)
+      return makeError(ErrorCode::kNotFound,
+                       it == newest.end()
+                           ? "no such policy (see `driftwatch-aggregator policy list`)"
+                           : "removed already in version " + std::to_string(it->second->version),
+                       "policy '" + escapeBytes(name) + "'");
+    PolicyVersion v = removal(*it->second, removedBy, message, now);
+    if (auto s = store.addPolicyVersion(v); !s.ok()) return s.error();
+    out.push_back({v.name, v.version, true, true});
   }
+  if (auto s = judgeAndCommit(store, out, now, *tx); !s.ok()) return s.error();
+  auditOutcomes(audit, out, removedBy, message);
   return out;
 }
 

@@ -31,17 +31,30 @@ struct ApplyRequest {
   std::string appliedBy;
   std::string message;
   int64_t now = 0;  // unix seconds
+  // Also remove every stored policy whose newest version `appliedBy` applied and that
+  // `policies` no longer has: a watched directory whose file was deleted.
+  bool prune = false;
 };
 
 struct ApplyOutcome {
   std::string name;
   int64_t version = 0;
   bool changed = false;  // false: the stored newest version has the same bytes
+  bool removed = false;  // this version removed the policy
 };
 
 // The error lists every problem found (one per line), each naming its file and line.
 Result<std::vector<ApplyOutcome>> applyPolicies(const FleetStore& store, AuditLog& audit,
                                                 const ApplyRequest& request);
+
+// Removes the named policies: each gets a new version that removes it (kept in its history
+// with who, when and why), and the drift it found resolves, in one transaction. Applying the
+// policy again later adds the next version. The error names a policy that does not exist or
+// was removed already; then nothing is removed.
+Result<std::vector<ApplyOutcome>> removePolicies(const FleetStore& store, AuditLog& audit,
+                                                 const std::vector<std::string>& names,
+                                                 const std::string& removedBy,
+                                                 const std::string& message, int64_t now);
 
 // The SHA-256 that tells whether a policy (and its baseline) changed.
 std::string policyDigest(const std::string& text, const std::optional<std::string>& baseline);

@@ -81,6 +81,9 @@ void PolicyWatcher::poll() {
   request.message =
       "from " + options_.directory + (commit.empty() ? "" : " at git commit " + commit);
   request.now = static_cast<int64_t>(std::time(nullptr));
+  // A policy file deleted from the directory removes the policy it had applied (and only
+  // those: policies applied with `policy apply` from elsewhere are not the directory's).
+  request.prune = true;
   auto outcome = applyPolicies(*store, *audit, request);
   lastContent_ = content;  // refused content is not retried until it changes
   if (!outcome.ok()) {
@@ -91,7 +94,8 @@ void PolicyWatcher::poll() {
   }
   for (const auto& o : *outcome) {
     if (o.changed)
-      log_("policy_dir: " + o.name + " version " + std::to_string(o.version) + " applied");
+      log_("policy_dir: " + o.name + " version " + std::to_string(o.version) +
+           (o.removed ? " removed (its file is gone)" : " applied"));
   }
 }
 

@@ -143,6 +143,10 @@ ALTER TABLE drift ADD COLUMN waived_until INTEGER;
 ALTER TABLE drift ADD COLUMN accepted TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE drift ADD COLUMN reopened INTEGER NOT NULL DEFAULT 0;
 )sql",
+    // A removed policy is a version too: who removed it, when and why stay in its history.
+    R"sql(
+ALTER TABLE policy_versions ADD COLUMN removed INTEGER NOT NULL DEFAULT 0;
+)sql",
 };
 
 constexpr std::string_view kHostColumns =
@@ -589,18 +593,20 @@ PolicyVersion policyVersionFrom(const sqlite::Statement& st) {
   v.appliedAt = st.columnInt(7);
   v.message = st.columnText(8);
   v.gitCommit = st.columnText(9);
+  v.removed = st.columnInt(10) != 0;
   return v;
 }
 
 constexpr std::string_view kPolicyColumns =
-    "name, version, text, baseline, sha256, source, applied_by, applied_at, message, git_commit";
+    "name, version, text, baseline, sha256, source, applied_by, applied_at, message, git_commit, "
+    "removed";
 
 }  // namespace
 
 Status FleetStore::addPolicyVersion(const PolicyVersion& v) const {
   auto stmt = cached(
       "INSERT INTO policy_versions (name, version, text, baseline, sha256, source, applied_by, "
-      "applied_at, message, git_commit) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      "applied_at, message, git_commit, removed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   if (!stmt.ok()) return stmt.error();
   (*stmt)->bind(1, v.name).bind(2, v.version).bindBlob(3, v.text);
   if (v.baseline) {
@@ -615,6 +621,7 @@ Status FleetStore::addPolicyVersion(const PolicyVersion& v) const {
       .bind(8, v.appliedAt)
       .bind(9, v.message)
       .bind(10, v.gitCommit)
+      .bind(11, int64_t{v.removed})
       .run();
 }
 
@@ -656,11 +663,13 @@ Result<std::vector<CoverageRecord>> FleetStore::coverage(std::string_view host) 
 }
 
 Result<std::map<std::string, int64_t>> FleetStore::policyHeads() const {
-  auto stmt = cached("SELECT name, max(version) FROM policy_versions GROUP BY name");
+  // With max(), SQLite takes the bare column `removed` from the row that has the maximum.
+  auto stmt = cached("SELECT name, max(version), removed FROM policy_versions GROUP BY name");
   if (!stmt.ok()) return stmt.error();
   std::map<std::string, int64_t> out;
-  while ((*stmt)->step())
-    out.emplace((*stmt)->columnText(0), (*stmt)->columnInt(1));
+  while ((*stmt)->step()) {
+    if ((*stmt)->columnInt(2) == 0) out.emplace((*stmt)->columnText(0), (*stmt)->columnInt(1));
+  }
   if (auto s = finish(**stmt); !s.ok()) return s.error();
   return out;
 }

@@ -87,6 +87,7 @@ struct PolicyVersion {
   int64_t appliedAt = 0;  // unix seconds
   std::string message;
   std::string gitCommit;  // "" outside a git checkout; "+dirty" when the file had changes
+  bool removed = false;   // this version removes the policy (no text); applying it again adds one
 };
 
 // One attribute of a drift item; nullopt: no value (absent, or could not be observed).
@@ -205,11 +206,12 @@ class FleetStore {
 
   // ---- fleet policies ----
   Status addPolicyVersion(const PolicyVersion& version) const;
-  // The newest version of every policy, by name.
+  // The newest version of every policy, by name, removals included (see PolicyVersion::removed).
   Result<std::vector<PolicyVersion>> latestPolicies() const;
   // Every version of one policy, oldest first.
   Result<std::vector<PolicyVersion>> policyHistory(std::string_view name) const;
-  // The newest version number of every policy, by name, without reading the texts.
+  // The newest version number of every policy that is not removed, by name, without reading
+  // the texts.
   Result<std::map<std::string, int64_t>> policyHeads() const;
   Result<std::optional<PolicyVersion>> policyVersion(std::string_view name, int64_t version) const;
 

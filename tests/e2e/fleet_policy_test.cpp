@@ -5,6 +5,7 @@
 
 #include <doctest/doctest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "tests/e2e/daemon_harness.h"
 #include "tests/e2e/fleet_harness.h"
@@ -209,4 +210,30 @@ TEST_CASE("fleet: a watched policy directory is applied when it changes, all or 
   work.write("policies/all.yaml", "name: all\nsysctl: {vm.swappiness: \"1\"}\n");
   REQUIRE(waitFor([&] { return versionOf("all") == 1 && versionOf("web") == 2; }));
   CHECK(agg.audit("policy_refused").size() == 1);  // refused once, not at every look
+
+  // A file deleted from the checkout removes its policy; one applied from elsewhere stays.
+  work.write("elsewhere/db.yaml",
+             "name: db\nselector: {role: db}\nsysctl: {kernel.panic: \"5\"}\n");
+  REQUIRE(agg.admin({"policy", "apply", work.at("elsewhere/db.yaml")}).exitCode == 0);
+  REQUIRE(::unlink(work.at("policies/all.yaml").c_str()) == 0);
+  REQUIRE(waitFor([&] { return versionOf("all") == 0; }));
+  CHECK(versionOf("web") == 2);
+  CHECK(versionOf("db") == 1);
+  const auto allHistory = agg.adminJson({"policy", "history", "all"});
+  REQUIRE(allHistory.size() == 2);
+  CHECK(allHistory[1]["removed"] == true);
+  CHECK(allHistory[1]["applied_by"] == "policy_dir");
+  CHECK(agg.audit("policy_removed").size() == 1);
+
+  // And by hand: removed, its history kept, shown as such.
+  const auto removed = agg.admin({"policy", "remove", "db", "-m", "retired"});
+  INFO(removed.err);
+  CHECK(removed.exitCode == 0);
+  CHECK(removed.out == "db: removed (version 2)\n");
+  CHECK(versionOf("db") == 0);
+  const auto shown = agg.admin({"policy", "show", "db"});
+  CHECK(shown.exitCode == 1);
+  CHECK(shown.err.find("version 2 removed the policy") != std::string::npos);
+  CHECK(agg.admin({"policy", "show", "db", "--version", "1"}).exitCode == 0);
+  CHECK(agg.admin({"policy", "remove", "db"}).err.find("removed already") != std::string::npos);
 }

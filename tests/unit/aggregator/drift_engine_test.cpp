@@ -356,3 +356,21 @@ TEST_CASE(
   CHECK(send(agent.delta({{kMotd, kMode0644}})) == wire::ReportStatus::kAccepted);
   CHECK(fleet.item("web-01", kMotd)->status == "resolved");
 }
+
+TEST_CASE("removing a policy resolves the drift it found and judges nothing more") {
+  Fleet fleet;
+  const HostRecord web = fleet.addHost("web-01", kWeb);
+  fleet.put(web, kMotd, kMode0600);
+  fleet.apply("web", kMotdPolicy, 1'000'000);
+  REQUIRE(fleet.item("web-01", kMotd)->status == "open");
+
+  REQUIRE(removePolicies(*fleet.store, *fleet.audit, {"web"}, "alice", "retired", 2'000).ok());
+  const auto resolved = fleet.item("web-01", kMotd);
+  CHECK(resolved->status == "resolved");
+  CHECK(resolved->resolvedAt == 2'000'000);
+
+  // The engine that judged with it before drops it at its next refresh.
+  fleet.changed(web, {kMotd}, 3'000'000);
+  CHECK(fleet.item("web-01", kMotd)->status == "resolved");
+  CHECK(fleet.engine.desired().find("web") == nullptr);
+}

@@ -20,7 +20,7 @@ struct Fleet : testing::StoreFixture {
       paths.push_back(dir.at(f));
     auto sources = readPolicySources(paths);
     REQUIRE(sources.ok());
-    return applyPolicies(*store, *audit, {std::move(*sources), "alice", message, ++clock});
+    return applyPolicies(*store, *audit, {std::move(*sources), "alice", message, ++clock, false});
   }
 
   std::vector<PolicyVersion> latest() const {
@@ -133,4 +133,70 @@ TEST_CASE("line diff shows removals, additions and their context") {
   CHECK(lineDiff("a\nb\nc\n", "a\nB\nc\n") == "@@ line 1 @@\n  a\n- b\n+ B\n  c\n");
   const std::string many = "1\n2\n3\n4\n5\n6\n7\n8\n9\n";
   CHECK(lineDiff(many, "1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n", 1) == "@@ line 9 @@\n  9\n+ 10\n");
+}
+
+TEST_CASE("policy remove adds a removing version, frees the name and refuses what is not there") {
+  Fleet fleet;
+  fleet.dir.write("web.yaml",
+                  "name: web\nselector: {role: web}\nsysctl: {vm.swappiness: \"10\"}\n");
+  REQUIRE(fleet.apply({"web.yaml"}).ok());
+
+  auto removed =
+      removePolicies(*fleet.store, *fleet.audit, {"web"}, "bob", "retired", 1'900'000'000);
+  REQUIRE(removed.ok());
+  REQUIRE(removed->size() == 1);
+  CHECK((*removed)[0].version == 2);
+  CHECK((*removed)[0].removed);
+  auto heads = fleet.store->policyHeads();
+  REQUIRE(heads.ok());
+  CHECK(heads->empty());
+  auto history = fleet.store->policyHistory("web");
+  REQUIRE(history.ok());
+  REQUIRE(history->size() == 2);
+  CHECK((*history)[1].removed);
+  CHECK((*history)[1].appliedBy == "bob");
+  CHECK((*history)[1].message == "retired");
+
+  auto again = removePolicies(*fleet.store, *fleet.audit, {"web"}, "bob", "", 1'900'000'001);
+  REQUIRE_FALSE(again.ok());
+  CHECK(again.error().describe().find("removed already in version 2") != std::string::npos);
+  auto unknown = removePolicies(*fleet.store, *fleet.audit, {"nope"}, "bob", "", 1'900'000'001);
+  REQUIRE_FALSE(unknown.ok());
+  CHECK(unknown.error().describe().find("policy 'nope'") != std::string::npos);
+
+  // The same file applied again is a new version, not "unchanged".
+  auto back = fleet.apply({"web.yaml"});
+  REQUIRE(back.ok());
+  CHECK((*back)[0].version == 3);
+  CHECK((*back)[0].changed);
+}
+
+TEST_CASE("a removed policy no longer conflicts, and pruning removes only its applier's policies") {
+  Fleet fleet;
+  fleet.dir.write("dir/web.yaml",
+                  "name: web\nselector: {role: web}\nsysctl: {vm.swappiness: \"10\"}\n");
+  fleet.dir.write("dir/db.yaml",
+                  "name: db\nselector: {role: db}\nsysctl: {vm.swappiness: \"1\"}\n");
+  fleet.dir.write("other.yaml", "name: other\nsysctl: {kernel.panic: \"10\"}\n");
+  auto sources = readPolicySources({fleet.dir.at("dir"), fleet.dir.at("other.yaml")});
+  REQUIRE(sources.ok());
+  // "other" is applied by someone else; web and db by the watched directory.
+  REQUIRE(
+      applyPolicies(*fleet.store, *fleet.audit, {{(*sources)[2]}, "alice", "", 10, false}).ok());
+  REQUIRE(applyPolicies(*fleet.store, *fleet.audit,
+                        {{(*sources)[0], (*sources)[1]}, "policy_dir", "", 11, true})
+              .ok());
+  // db.yaml is deleted from the directory.
+  auto pruned =
+      applyPolicies(*fleet.store, *fleet.audit, {{(*sources)[1]}, "policy_dir", "", 12, true});
+  REQUIRE(pruned.ok());
+  auto heads = fleet.store->policyHeads();
+  REQUIRE(heads.ok());
+  CHECK(heads->contains("web"));
+  CHECK(heads->contains("other"));
+  CHECK_FALSE(heads->contains("db"));
+
+  // A policy that would have conflicted with the removed one applies now.
+  fleet.dir.write("db2.yaml", "name: db2\nselector: {role: db}\nsysctl: {vm.swappiness: \"5\"}\n");
+  CHECK(fleet.apply({"db2.yaml"}).ok());
 }
