@@ -70,6 +70,19 @@ struct DecisionArgs {
   std::string forDuration;  // waive: or a duration from now (like 30d)
 };
 
+// maintenance add|list|end
+struct MaintenanceArgs {
+  CommonArgs common;
+  std::string selector;     // add: KEY=VALUE,...; empty: every host
+  std::string start;        // add: UTC date or time; empty: now
+  std::string end;          // add: UTC date or time
+  std::string forDuration;  // add: or a duration from the start
+  std::string reason;
+  std::string by;    // empty: the login user
+  bool all = false;  // list: past windows too
+  long long id = 0;  // end
+};
+
 int runServe(const ServeArgs& args);
 int runTokenCreate(const TokenCreateArgs& args);
 int runTokenList(const CommonArgs& args);
@@ -90,5 +103,8 @@ int runPolicyLint(const PolicyArgs& args);
 int runDriftList(const DriftArgs& args);
 int runAccept(const DecisionArgs& args);
 int runWaive(const DecisionArgs& args);
+int runMaintenanceAdd(const MaintenanceArgs& args);
+int runMaintenanceList(const MaintenanceArgs& args);
+int runMaintenanceEnd(const MaintenanceArgs& args);
 
 }  // namespace driftwatch::aggregator

@@ -186,6 +186,35 @@ int main(int argc, char** argv) {
   waiveCmd->add_option("--for", waive.forDuration, "Expiry as a duration from now: 12h, 30d");
   waiveCmd->add_option("--by", waive.by, "Who decides (default: the login user)");
 
+  auto* maintenanceCmd =
+      app.add_subcommand("maintenance", "Maintenance windows: drift is recorded, alerts held");
+  maintenanceCmd->require_subcommand(1);
+  MaintenanceArgs maintenanceAdd;
+  auto* maintenanceAddCmd = maintenanceCmd->add_subcommand(
+      "add", "Declare a window for the hosts with these labels; open drift alerts when it ends");
+  addCommon(*maintenanceAddCmd, maintenanceAdd.common, true);
+  maintenanceAddCmd->add_option("--selector", maintenanceAdd.selector,
+                                "The hosts: KEY=VALUE,... (default: every host)");
+  maintenanceAddCmd->add_option("--start", maintenanceAdd.start,
+                                "UTC date or time, like 2026-12-01T22:00:00Z (default: now)");
+  maintenanceAddCmd->add_option("--end", maintenanceAdd.end, "UTC date or time");
+  maintenanceAddCmd->add_option("--for", maintenanceAdd.forDuration,
+                                "Or a duration from the start: 30m, 2h");
+  maintenanceAddCmd->add_option("--reason", maintenanceAdd.reason, "Why, for the record")
+      ->required();
+  maintenanceAddCmd->add_option("--by", maintenanceAdd.by, "Who (default: the login user)");
+  MaintenanceArgs maintenanceList;
+  auto* maintenanceListCmd =
+      maintenanceCmd->add_subcommand("list", "List current and upcoming maintenance windows");
+  addCommon(*maintenanceListCmd, maintenanceList.common, true);
+  maintenanceListCmd->add_flag("--all", maintenanceList.all, "Past windows too");
+  MaintenanceArgs maintenanceEnd;
+  auto* maintenanceEndCmd = maintenanceCmd->add_subcommand(
+      "end", "End a window now (an upcoming one is dropped); held alerts are sent");
+  addCommon(*maintenanceEndCmd, maintenanceEnd.common, false);
+  maintenanceEndCmd->add_option("id", maintenanceEnd.id, "Window id (see maintenance list)")
+      ->required();
+
   if (auto code = driftwatch::cli::parseArgs(app, argc, argv, "driftwatch-aggregator", kExitError))
     return *code;
 
@@ -209,6 +238,9 @@ int main(int argc, char** argv) {
     if (*driftListCmd) return runDriftList(driftList);
     if (*acceptCmd) return runAccept(accept);
     if (*waiveCmd) return runWaive(waive);
+    if (*maintenanceAddCmd) return runMaintenanceAdd(maintenanceAdd);
+    if (*maintenanceListCmd) return runMaintenanceList(maintenanceList);
+    if (*maintenanceEndCmd) return runMaintenanceEnd(maintenanceEnd);
   } catch (const std::exception& e) {
     std::cerr << "driftwatch-aggregator: internal error: " << e.what() << "\n";
     return kExitError;

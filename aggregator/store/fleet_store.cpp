@@ -147,6 +147,19 @@ ALTER TABLE drift ADD COLUMN reopened INTEGER NOT NULL DEFAULT 0;
     R"sql(
 ALTER TABLE policy_versions ADD COLUMN removed INTEGER NOT NULL DEFAULT 0;
 )sql",
+    // Maintenance windows (aggregator/maintenance): drift is recorded, its alerts held.
+    R"sql(
+CREATE TABLE maintenance_windows (
+  id INTEGER PRIMARY KEY,
+  selector TEXT NOT NULL,
+  starts_at INTEGER NOT NULL,
+  ends_at INTEGER NOT NULL,
+  reason TEXT NOT NULL,
+  created_by TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX maintenance_by_end ON maintenance_windows (ends_at);
+)sql",
 };
 
 constexpr std::string_view kHostColumns =

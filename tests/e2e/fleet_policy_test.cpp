@@ -237,3 +237,37 @@ TEST_CASE("fleet: a watched policy directory is applied when it changes, all or 
   CHECK(agg.admin({"policy", "show", "db", "--version", "1"}).exitCode == 0);
   CHECK(agg.admin({"policy", "remove", "db"}).err.find("removed already") != std::string::npos);
 }
+
+TEST_CASE("fleet: maintenance windows are declared, listed and ended from the command line") {
+  TempDir work;
+  Aggregator agg(work);
+  agg.start();  // creates the data directory
+  REQUIRE(agg.stop() == 0);
+
+  const auto bad = agg.admin({"maintenance", "add", "--for", "2h"});
+  CHECK(bad.exitCode != 0);
+  const auto badEnd = agg.admin(
+      {"maintenance", "add", "--end", "2026-13-01", "--reason", "x", "--selector", "role=web"});
+  CHECK(badEnd.exitCode == 1);
+  CHECK(badEnd.err.find("--end 2026-13-01") != std::string::npos);
+
+  const auto added = agg.admin({"maintenance", "add", "--selector", "role=web", "--for", "2h",
+                                "--reason", "kernel upgrade", "--format", "json"});
+  INFO(added.err);
+  REQUIRE(added.exitCode == 0);
+  const auto window = json::parse(added.out);
+  CHECK(window["selector"] == json{{"role", "web"}});
+  CHECK(window["active"] == true);
+  const auto listed = agg.adminJson({"maintenance", "list"});
+  REQUIRE(listed.size() == 1);
+  CHECK(listed[0]["reason"] == "kernel upgrade");
+  CHECK(agg.admin({"maintenance", "list"}).out.find("active") != std::string::npos);
+
+  const std::string id = std::to_string(window["id"].get<long long>());
+  CHECK(agg.admin({"maintenance", "end", id}).exitCode == 0);
+  CHECK(agg.adminJson({"maintenance", "list"}).empty());
+  CHECK(agg.adminJson({"maintenance", "list", "--all"}).size() == 1);
+  CHECK(agg.admin({"maintenance", "end", id}).exitCode == 1);
+  CHECK(agg.audit("maintenance_added").size() == 1);
+  CHECK(agg.audit("maintenance_ended").size() == 1);
+}
