@@ -145,7 +145,7 @@ int runDriftList(const DriftArgs& args) {
     std::string shownFlags = flags.creep ? "creep" : "";
     if (flags.recurring) shownFlags += (shownFlags.empty() ? "" : ",") + std::string("recurring");
     std::string status = d.status;
-    if (d.waivedUntil) status += " until " + utcMs(*d.waivedUntil);
+    if (d.status == kDriftWaived && d.waivedUntil) status += " until " + utcMs(*d.waivedUntil);
     rows.push_back({d.host, displaySafe(d.resource), status, d.direction, d.severity,
                     d.policy + " v" + std::to_string(d.policyVersion), attributesText(d),
                     utcMs(d.firstSeen), shownFlags.empty() ? "-" : shownFlags});
@@ -204,13 +204,15 @@ int runWaive(const DecisionArgs& args) {
   if (auto s = checkFormat(args.common); !s.ok()) return fail(s.error());
   if (args.until.empty() == args.forDuration.empty())
     return fail(
-        "waive needs an expiry: --until DATE (like 2026-12-31) or --for DURATION (like 30d)");
+        "give exactly one expiry for the waiver: --until DATE (like 2026-12-31) or --for DURATION "
+        "(like 30d)");
   std::optional<int64_t> until;
   if (!args.until.empty()) {
     until = parseUtc(args.until);
     if (!until)
       return fail("--until " + displaySafe(args.until) +
                   ": not a UTC date (2026-12-31) or time (2026-12-31T18:00:00Z)");
+    if (*until <= nowMs()) return fail("--until " + displaySafe(args.until) + ": is in the past");
   } else {
     const auto d = parseDuration(args.forDuration);
     if (!d || d->count() < 1000)

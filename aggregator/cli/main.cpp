@@ -182,7 +182,8 @@ int main(int argc, char** argv) {
   waiveCmd->add_option("resource", waive.resource, "The drifted resource: /etc/motd, sysctl:...")
       ->required();
   waiveCmd->add_option("--reason", waive.reason, "Why, for the record")->required();
-  waiveCmd->add_option("--until", waive.until, "Expiry: 2026-12-31 or 2026-12-31T18:00:00Z (UTC)");
+  waiveCmd->add_option("--until", waive.until,
+                       "Expiry, UTC: 2026-12-31 (its first second) or 2026-12-31T18:00:00Z");
   waiveCmd->add_option("--for", waive.forDuration, "Expiry as a duration from now: 12h, 30d");
   waiveCmd->add_option("--by", waive.by, "Who decides (default: the login user)");
 
@@ -214,6 +215,7 @@ int main(int argc, char** argv) {
   addCommon(*maintenanceEndCmd, maintenanceEnd.common, false);
   maintenanceEndCmd->add_option("id", maintenanceEnd.id, "Window id (see maintenance list)")
       ->required();
+  maintenanceEndCmd->add_option("--by", maintenanceEnd.by, "Who (default: the login user)");
 
   if (auto code = driftwatch::cli::parseArgs(app, argc, argv, "driftwatch-aggregator", kExitError))
     return *code;

@@ -42,7 +42,7 @@ Result<int64_t> timeArgument(const std::string& flag, const std::string& text) {
 
 int runMaintenanceAdd(const MaintenanceArgs& args) {
   if (auto s = checkFormat(args.common); !s.ok()) return fail(s.error());
-  auto selector = parseLabels(args.selector);
+  auto selector = parseLabels(args.selector, "--selector");
   if (!selector.ok()) return fail(selector.error());
   const int64_t now = nowMs();
   MaintenanceWindow w;
@@ -54,7 +54,7 @@ int runMaintenanceAdd(const MaintenanceArgs& args) {
     w.startsAt = *start;
   }
   if (args.end.empty() == args.forDuration.empty())
-    return fail("a window needs its end: --end TIME or --for DURATION (like 2h)");
+    return fail("give exactly one end for the window: --end TIME or --for DURATION (like 2h)");
   if (!args.end.empty()) {
     auto end = timeArgument("--end", args.end);
     if (!end.ok()) return fail(end.error());
@@ -70,19 +70,27 @@ int runMaintenanceAdd(const MaintenanceArgs& args) {
   w.createdBy = args.by.empty() ? whoAmI() : args.by;
   w.createdAt = now;
 
+  if (w.endsAt <= w.startsAt)
+    return fail(args.end.empty() ? "--for must be longer than 0"
+                                 : "--end " + displaySafe(args.end) + ": must come after --start");
+  if (w.endsAt <= now) return fail("--end " + displaySafe(args.end) + ": is in the past");
+
   auto config = loadConfig(args.common);
   if (!config.ok()) return fail(config.error());
   auto store = openExisting(*config);
   if (!store.ok()) return fail(store.error());
+  auto audit = AuditLog::open(*store, config->auditLog);
+  if (!audit.ok()) return fail(audit.error());
+  auto tx = store->begin();
+  if (!tx.ok()) return fail(tx.error());
   auto added = MaintenanceWindows(*store).add(w, now);
   if (!added.ok()) return fail(added.error());
-  if (auto audit = AuditLog::open(*store, config->auditLog); audit.ok()) {
-    audit->record("maintenance_added", "", "admin",
-                  "window " + std::to_string(added->id) + " for " +
-                      model::labelsText(added->selector) + " from " + utcMs(added->startsAt) +
-                      " to " + utcMs(added->endsAt) + " by " + added->createdBy + ": " +
-                      displaySafe(added->reason));
-  }
+  audit->record("maintenance_added", "", "admin",
+                "window " + std::to_string(added->id) + " for " +
+                    model::labelsText(added->selector) + " from " + utcMs(added->startsAt) +
+                    " to " + utcMs(added->endsAt) + " by " + displaySafe(added->createdBy) + ": " +
+                    displaySafe(added->reason));
+  if (auto s = tx->commit(); !s.ok()) return fail(s.error());
   if (args.common.format == "json") {
     std::cout << windowJson(*added, now).dump(2) << "\n";
     return kExitOk;
@@ -120,7 +128,7 @@ int runMaintenanceList(const MaintenanceArgs& args) {
   for (const auto& w : *windows) {
     const std::string state = now < w.startsAt ? "upcoming" : now < w.endsAt ? "active" : "over";
     rows.push_back({std::to_string(w.id), model::labelsText(w.selector), utcMs(w.startsAt),
-                    utcMs(w.endsAt), state, w.createdBy, displaySafe(w.reason)});
+                    utcMs(w.endsAt), state, displaySafe(w.createdBy), displaySafe(w.reason)});
   }
   printTable(rows);
   return kExitOk;
@@ -131,14 +139,19 @@ int runMaintenanceEnd(const MaintenanceArgs& args) {
   if (!config.ok()) return fail(config.error());
   auto store = openExisting(*config);
   if (!store.ok()) return fail(store.error());
+  auto audit = AuditLog::open(*store, config->auditLog);
+  if (!audit.ok()) return fail(audit.error());
+  auto tx = store->begin();
+  if (!tx.ok()) return fail(tx.error());
   auto ended = MaintenanceWindows(*store).end(args.id, nowMs());
   if (!ended.ok()) return fail(ended.error());
   if (!*ended)
     return fail("no current or upcoming maintenance window " + std::to_string(args.id) +
                 " (see `driftwatch-aggregator maintenance list`)");
-  if (auto audit = AuditLog::open(*store, config->auditLog); audit.ok())
-    audit->record("maintenance_ended", "", "admin",
-                  "window " + std::to_string(args.id) + " by " + whoAmI());
+  audit->record("maintenance_ended", "", "admin",
+                "window " + std::to_string(args.id) + " by " +
+                    (args.by.empty() ? whoAmI() : displaySafe(args.by)));
+  if (auto s = tx->commit(); !s.ok()) return fail(s.error());
   std::cout << "maintenance window " << args.id << " ended\n";
   return kExitOk;
 }

@@ -1,6 +1,7 @@
 #include "aggregator/drift/drift_decisions.h"
 
 #include "aggregator/drift/drift_engine.h"
+#include "common/base/strings.h"
 #include "common/model/resource.h"
 
 namespace driftwatch::aggregator {
@@ -9,7 +10,7 @@ namespace {
 Result<DriftRecord> decidable(const FleetStore& store, const DriftDecision& d,
                               std::string_view verb) {
   const std::string where = d.resource + " on " + d.host;
-  if (d.reason.empty())
+  if (trim(d.reason).empty())
     return makeError(ErrorCode::kInvalidInput, "give the reason with --reason", where);
   auto item = store.drift(d.host, d.resource);
   if (!item.ok()) return item.error();

@@ -438,10 +438,12 @@ Status DriftEngine::onHostReplaced(const HostRecord& host, int64_t now) {
 Status DriftEngine::onPoliciesChanged(const std::set<std::string>& policies, int64_t now) {
   if (policies.empty()) return {};
   if (auto s = desired_.refresh(store_); !s.ok()) return s;
+  // Every host with unresolved drift is judged again, not only those with items found by a
+  // changed policy: an item names one policy but can hold attributes another found, and what a
+  // removed or narrowed policy no longer wants must leave those items too.
   std::set<std::string> withDrift;
-  for (const auto& name : policies) {
+  {
     DriftFilter filter;
-    filter.policy = name;
     filter.status = std::string(kDriftActive);
     auto items = store_.driftItems(filter);
     if (!items.ok()) return items.error();

@@ -98,9 +98,9 @@ class DriftEngine {
                             int64_t now);
   // After a snapshot replaced the host's stored state.
   Status onHostReplaced(const HostRecord& host, int64_t now);
-  // After new versions of `policies` were stored: every unrevoked host that has reported and
-  // that one of them selects, or that has an unresolved item from one of them (a narrowed selector
-  // resolves its drift).
+  // After new versions of `policies` were stored (or removed): every unrevoked host that has
+  // reported and that one of them selects, or that has any unresolved item (a removed policy or
+  // a narrowed selector resolves what it found, also inside items another policy names).
   Status onPoliciesChanged(const std::set<std::string>& policies, int64_t now);
 
   // The judgement of one resource of a host against `policies`, from the stored state; `ids`

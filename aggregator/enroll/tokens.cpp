@@ -51,7 +51,7 @@ Result<NewToken> createToken(const FleetStore& store, const Labels& labels,
   return t;
 }
 
-Result<Labels> parseLabels(std::string_view text) {
+Result<Labels> parseLabels(std::string_view text, std::string_view flag) {
   Labels out;
   if (trim(text).empty()) return out;
   for (const auto part : split(text, ',')) {
@@ -59,18 +59,21 @@ Result<Labels> parseLabels(std::string_view text) {
     const size_t eq = item.find('=');
     const std::string shown = escapeBytes(item);
     if (eq == std::string_view::npos)
-      return makeError(ErrorCode::kInvalidInput, "a label is KEY=VALUE", "--labels " + shown);
+      return makeError(ErrorCode::kInvalidInput, "a label is KEY=VALUE",
+                       std::string(flag) + " " + shown);
     const std::string_view key = trim(item.substr(0, eq));
     const std::string_view value = trim(item.substr(eq + 1));
     if (!model::isLabelKey(key)) {
       return makeError(ErrorCode::kInvalidInput,
-                       "a label key is 1 to 63 letters, digits or . _ - /", "--labels " + shown);
+                       "a label key is 1 to 63 letters, digits or . _ - /",
+                       std::string(flag) + " " + shown);
     }
     if (!model::isLabelValue(value))
       return makeError(ErrorCode::kInvalidInput, "a label value is up to 253 printable characters",
-                       "--labels " + shown);
+                       std::string(flag) + " " + shown);
     if (!out.emplace(std::string(key), std::string(value)).second)
-      return makeError(ErrorCode::kInvalidInput, "the label is given twice", "--labels " + shown);
+      return makeError(ErrorCode::kInvalidInput, "the label is given twice",
+                       std::string(flag) + " " + shown);
   }
   return out;
 }

@@ -26,6 +26,6 @@ std::string tokenHash(std::string_view token);
 
 // "role=web,dc=fra": keys of letters, digits and . _ - / (up to 63), values of printable text
 // without commas (up to 253). The error names the label.
-Result<Labels> parseLabels(std::string_view text);
+Result<Labels> parseLabels(std::string_view text, std::string_view flag = "--labels");
 
 }  // namespace driftwatch::aggregator

@@ -1,5 +1,6 @@
 #include "aggregator/maintenance/maintenance_windows.h"
 
+#include "common/base/strings.h"
 #include "common/model/labels.h"
 
 namespace driftwatch::aggregator {
@@ -23,7 +24,7 @@ MaintenanceWindow readWindow(const sqlite::Statement& s) {
 }  // namespace
 
 Result<MaintenanceWindow> MaintenanceWindows::add(MaintenanceWindow w, int64_t now) const {
-  if (w.reason.empty())
+  if (trim(w.reason).empty())
     return makeError(ErrorCode::kInvalidInput, "give the reason with --reason",
                      "maintenance window");
   if (w.endsAt <= w.startsAt)

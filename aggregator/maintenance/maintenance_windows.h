@@ -38,7 +38,9 @@ class MaintenanceWindows {
   Result<std::vector<MaintenanceWindow>> list(int64_t now, bool all) const;
 
   // The end of the latest window that holds a host with these labels at `now`; nullopt when
-  // none does. Overlapping windows hold until the last of them ends.
+  // none does. Only windows already running count: a caller that holds until the returned end
+  // asks again then, and a window that started meanwhile holds on from there (so overlapping
+  // windows hold until the last of them ends).
   Result<std::optional<int64_t>> heldUntil(const Labels& hostLabels, int64_t now) const;
 
  private:

@@ -54,6 +54,13 @@ std::optional<policy::Policy> check(const PolicySource& src, std::vector<std::st
   return std::move(parsed).value();
 }
 
+// Whether `path` lies in `directory` (both absolute, as policy sources are stored).
+bool isBelow(const std::string& path, const std::string& directory) {
+  if (directory.empty()) return false;
+  const std::string prefix = directory.back() == '/' ? directory : directory + "/";
+  return path.starts_with(prefix);
+}
+
 // The version that removes `newest`'s policy.
 PolicyVersion removal(const PolicyVersion& newest, const std::string& by,
                       const std::string& message, int64_t now) {
@@ -105,6 +112,10 @@ Result<std::vector<ApplyOutcome>> applyPolicies(const FleetStore& store, AuditLo
                                                 const ApplyRequest& request) {
   if (request.policies.empty())
     return makeError(ErrorCode::kInvalidInput, "no policy to apply", "policy apply");
+  // Everything is read inside the write transaction: version numbers and what is pruned must
+  // come from the state this apply changes, not from one a concurrent apply replaced.
+  auto tx = store.begin();
+  if (!tx.ok()) return tx.error();
   auto stored = store.latestPolicies();
   if (!stored.ok()) return stored.error();
 
@@ -125,7 +136,8 @@ Result<std::vector<ApplyOutcome>> applyPolicies(const FleetStore& store, AuditLo
   std::vector<const PolicyVersion*> pruned;
   for (const auto& v : *stored) {
     if (givenAt.contains(v.name) || v.removed) continue;
-    if (request.prune && v.appliedBy == request.appliedBy) {
+    if (request.prune && v.appliedBy == request.appliedBy &&
+        isBelow(v.source, request.pruneDirectory)) {
       pruned.push_back(&v);
       continue;
     }
@@ -162,8 +174,6 @@ Result<std::vector<ApplyOutcome>> applyPolicies(const FleetStore& store, AuditLo
   std::map<std::string, const PolicyVersion*> newest;
   for (const auto& v : *stored)
     newest[v.name] = &v;
-  auto tx = store.begin();
-  if (!tx.ok()) return tx.error();
   std::vector<ApplyOutcome> out;
   for (const auto& c : set) {
     if (!c.source) continue;

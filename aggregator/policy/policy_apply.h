@@ -31,9 +31,11 @@ struct ApplyRequest {
   std::string appliedBy;
   std::string message;
   int64_t now = 0;  // unix seconds
-  // Also remove every stored policy whose newest version `appliedBy` applied and that
-  // `policies` no longer has: a watched directory whose file was deleted.
+  // Also remove every stored policy whose newest version `appliedBy` applied from a file in
+  // `pruneDirectory` and that `policies` no longer has: a watched directory whose file was
+  // deleted (another directory's policies are not this one's to remove).
   bool prune = false;
+  std::string pruneDirectory;
 };
 
 struct ApplyOutcome {

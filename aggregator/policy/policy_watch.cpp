@@ -1,6 +1,7 @@
 #include "aggregator/policy/policy_watch.h"
 
 #include <ctime>
+#include <filesystem>
 
 #include "aggregator/audit/audit_log.h"
 #include "aggregator/policy/policy_apply.h"
@@ -63,6 +64,12 @@ void PolicyWatcher::poll() {
   lastError_.clear();
   const std::string content = contentDigest(*sources);
   if (content == lastContent_) return;
+  // Applied only once two looks in a row see the same content: a `git pull` caught half way
+  // would otherwise apply (or remove) policies that the next look puts back.
+  if (content != settling_) {
+    settling_ = content;
+    return;
+  }
 
   auto store = FleetStore::open(options_.dataDir);
   if (!store.ok()) {
@@ -84,6 +91,9 @@ void PolicyWatcher::poll() {
   // A policy file deleted from the directory removes the policy it had applied (and only
   // those: policies applied with `policy apply` from elsewhere are not the directory's).
   request.prune = true;
+  std::error_code ec;
+  request.pruneDirectory =
+      std::filesystem::absolute(options_.directory, ec).lexically_normal().string();
   auto outcome = applyPolicies(*store, *audit, request);
   lastContent_ = content;  // refused content is not retried until it changes
   if (!outcome.ok()) {

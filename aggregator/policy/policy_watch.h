@@ -1,9 +1,10 @@
 #pragma once
 // GitOps for fleet policies: a thread that looks at a directory (a checkout of the fleet's
-// policies) every poll interval and, when any policy file or baseline in it changed, applies
-// the directory as `policy apply DIR` would: all of it or, on any problem, none of it (the
-// stored versions stay, the refusal is audited once per content). It keeps its own connection
-// to the fleet store, as an admin command would.
+// policies) every poll interval and, when any policy file or baseline in it changed and stayed
+// so for one more look, applies the directory as `policy apply DIR` would: all of it or, on any
+// problem, none of it (the stored versions stay, the refusal is audited once per content). A
+// policy it applied whose file is gone is removed. It keeps its own connection to the fleet
+// store, as an admin command would.
 
 #include <chrono>
 #include <condition_variable>
@@ -36,7 +37,8 @@ class PolicyWatcher {
 
   PolicyWatchOptions options_;
   std::function<void(const std::string&)> log_;
-  std::string lastContent_;  // digest of what the last look saw (applied or refused)
+  std::string lastContent_;  // digest of what was last applied or refused
+  std::string settling_;     // digest of what the last look saw, applied when seen again
   std::string lastError_;
   std::mutex mutex_;
   std::condition_variable wake_;

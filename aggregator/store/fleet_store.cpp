@@ -829,7 +829,8 @@ Result<bool> FleetStore::hasActiveDrift(std::string_view host) const {
 Result<bool> FleetStore::resolveDrift(std::string_view host, std::string_view resource,
                                       int64_t at) const {
   auto stmt = cached(
-      "UPDATE drift SET status = 'resolved', resolved_at = ? WHERE host = ? AND resource = ? AND "
+      "UPDATE drift SET status = 'resolved', resolved_at = ?, reason = '', decided_by = '', "
+      "decided_at = NULL, waived_until = NULL, accepted = '[]' WHERE host = ? AND resource = ? AND "
       "status IN ('open', 'accepted', 'waived')");
   if (!stmt.ok()) return stmt.error();
   if (auto s = (*stmt)->bind(1, at).bind(2, host).bind(3, resource).run(); !s.ok())

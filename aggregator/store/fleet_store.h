@@ -223,6 +223,7 @@ class FleetStore {
   // no policy selects: those items can only resolve).
   Result<bool> hasActiveDrift(std::string_view host) const;
   // Returns false when there is no open, accepted or waived item for that host and resource.
+  // A decision (accepted, waived) ends with the item: the audit trail keeps it.
   Result<bool> resolveDrift(std::string_view host, std::string_view resource, int64_t at) const;
   // Ordered by host, then resource.
   Result<std::vector<DriftRecord>> driftItems(const DriftFilter& filter) const;

@@ -138,12 +138,23 @@ TEST_CASE("a decision needs a reason, an unresolved item and, to waive, a future
 TEST_CASE("a host no policy selects any more resolves its accepted and waived items") {
   Drifted fleet;
   REQUIRE(acceptDrift(*fleet.store, fleet.decision("fine")).ok());
+  const HostRecord web2 = fleet.addHost("web-02", kWeb);
+  fleet.put(web2, kMotd, kMode0600);
+  fleet.changed(web2, {kMotd}, 2'500'000);
+  DriftDecision waive = fleet.decision("later", 3'000'000 + kDay);
+  waive.host = "web-02";
+  REQUIRE(waiveDrift(*fleet.store, waive).ok());
   // The next version selects other hosts only.
   fleet.apply("web",
               "name: web\nselector: {role: db}\nfiles:\n  - path: /etc/motd\n    mode: \"0644\"\n",
               5'000'000);
   REQUIRE(fleet.engine.onPoliciesChanged({"web"}, 5'000'000).ok());
-  CHECK(fleet.item("web-01", kMotd)->status == "resolved");
+  const auto accepted = fleet.item("web-01", kMotd);
+  CHECK(accepted->status == "resolved");
+  CHECK(accepted->reason.empty());  // the decision ended with the item (the audit keeps it)
+  const auto waived = fleet.item("web-02", kMotd);
+  CHECK(waived->status == "resolved");
+  CHECK_FALSE(waived->waivedUntil.has_value());
 }
 
 TEST_CASE("resource arguments: a path is a file, anything else must name its kind") {

@@ -363,6 +363,8 @@ TEST_CASE("removing a policy resolves the drift it found and judges nothing more
   fleet.put(web, kMotd, kMode0600);
   fleet.apply("web", kMotdPolicy, 1'000'000);
   REQUIRE(fleet.item("web-01", kMotd)->status == "open");
+  fleet.changed(web, {kMotd}, 1'500'000);  // the engine holds the policy now
+  REQUIRE(fleet.engine.desired().find("web") != nullptr);
 
   REQUIRE(removePolicies(*fleet.store, *fleet.audit, {"web"}, "alice", "retired", 2'000).ok());
   const auto resolved = fleet.item("web-01", kMotd);

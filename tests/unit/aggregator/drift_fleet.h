@@ -55,7 +55,7 @@ struct Fleet : StoreFixture {
     src.baselinePath = dir.at(name + ".baseline");
     src.baseline = std::move(baseline);
     const auto applied =
-        aggregator::applyPolicies(*store, *audit, {{src}, "alice", "", nowMs / 1000, false});
+        aggregator::applyPolicies(*store, *audit, {{src}, "alice", "", nowMs / 1000, false, ""});
     INFO((applied.ok() ? std::string() : applied.error().describe()));
     REQUIRE(applied.ok());
   }

@@ -20,7 +20,8 @@ struct Fleet : testing::StoreFixture {
       paths.push_back(dir.at(f));
     auto sources = readPolicySources(paths);
     REQUIRE(sources.ok());
-    return applyPolicies(*store, *audit, {std::move(*sources), "alice", message, ++clock, false});
+    return applyPolicies(*store, *audit,
+                         {std::move(*sources), "alice", message, ++clock, false, ""});
   }
 
   std::vector<PolicyVersion> latest() const {
@@ -181,20 +182,36 @@ TEST_CASE("a removed policy no longer conflicts, and pruning removes only its ap
   auto sources = readPolicySources({fleet.dir.at("dir"), fleet.dir.at("other.yaml")});
   REQUIRE(sources.ok());
   // "other" is applied by someone else; web and db by the watched directory.
-  REQUIRE(
-      applyPolicies(*fleet.store, *fleet.audit, {{(*sources)[2]}, "alice", "", 10, false}).ok());
-  REQUIRE(applyPolicies(*fleet.store, *fleet.audit,
-                        {{(*sources)[0], (*sources)[1]}, "policy_dir", "", 11, true})
+  REQUIRE(applyPolicies(*fleet.store, *fleet.audit, {{(*sources)[2]}, "alice", "", 10, false, ""})
+              .ok());
+  REQUIRE(applyPolicies(
+              *fleet.store, *fleet.audit,
+              {{(*sources)[0], (*sources)[1]}, "policy_dir", "", 11, true, fleet.dir.at("dir")})
               .ok());
   // db.yaml is deleted from the directory.
-  auto pruned =
-      applyPolicies(*fleet.store, *fleet.audit, {{(*sources)[1]}, "policy_dir", "", 12, true});
+  auto pruned = applyPolicies(*fleet.store, *fleet.audit,
+                              {{(*sources)[1]}, "policy_dir", "", 12, true, fleet.dir.at("dir")});
   REQUIRE(pruned.ok());
   auto heads = fleet.store->policyHeads();
   REQUIRE(heads.ok());
   CHECK(heads->contains("web"));
   CHECK(heads->contains("other"));
   CHECK_FALSE(heads->contains("db"));
+
+  // Another directory's policies are not this one's to remove.
+  fleet.dir.write("other-dir/cache.yaml", "name: cache\nsysctl: {kernel.pid_max: \"4194304\"}\n");
+  auto cache = readPolicySources({fleet.dir.at("other-dir")});
+  REQUIRE(cache.ok());
+  REQUIRE(applyPolicies(*fleet.store, *fleet.audit,
+                        {{(*cache)[0]}, "policy_dir", "", 13, true, fleet.dir.at("other-dir")})
+              .ok());
+  REQUIRE(applyPolicies(*fleet.store, *fleet.audit,
+                        {{(*sources)[1]}, "policy_dir", "", 14, true, fleet.dir.at("dir")})
+              .ok());
+  heads = fleet.store->policyHeads();
+  REQUIRE(heads.ok());
+  CHECK(heads->contains("cache"));
+  CHECK(heads->contains("web"));
 
   // A policy that would have conflicted with the removed one applies now.
   fleet.dir.write("db2.yaml", "name: db2\nselector: {role: db}\nsysctl: {vm.swappiness: \"5\"}\n");
