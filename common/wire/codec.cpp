@@ -78,6 +78,7 @@ std::string encode(const EnrollResponse& m) {
   p.set_ca_certificate_pem(m.caCertPem);
   for (const auto& [k, v] : m.labels)
     (*p.mutable_labels())[k] = v;
+  p.set_rules_public_key(m.rulesPublicKey);
   return serialize(p);
 }
 
@@ -127,6 +128,39 @@ std::string encode(const ReportResponse& m) {
   return serialize(p);
 }
 
+std::string encode(const RulesRequest& m) {
+  v1::RulesRequest p;
+  p.set_host_id(m.hostId);
+  p.set_have_revision(m.haveRevision);
+  return serialize(p);
+}
+
+std::string encode(const RuleBundle& m) {
+  v1::RuleBundle p;
+  p.set_host_id(m.hostId);
+  p.set_revision(m.revision);
+  p.set_issued_at(m.issuedAt);
+  for (const auto& policy : m.policies) {
+    auto* out = p.add_policies();
+    out->set_name(policy.name);
+    out->set_version(policy.version);
+    out->set_text(policy.text);
+    out->set_has_baseline(policy.baseline.has_value());
+    if (policy.baseline) out->set_baseline(*policy.baseline);
+  }
+  return serialize(p);
+}
+
+std::string encode(const RulesResponse& m) {
+  v1::RulesResponse p;
+  p.set_status(m.status == RulesStatus::kBundle ? v1::RulesResponse::BUNDLE
+                                                : v1::RulesResponse::UNCHANGED);
+  p.set_bundle(m.bundle);
+  p.set_signature(m.signature);
+  p.set_revision(m.revision);
+  return serialize(p);
+}
+
 Result<EnrollStatement> decodeEnrollStatement(std::string_view bytes) {
   auto p = parse<v1::EnrollStatement>(bytes, "EnrollStatement");
   if (!p.ok()) return p.error();
@@ -153,9 +187,15 @@ Result<EnrollResponse> decodeEnrollResponse(std::string_view bytes) {
   auto p = parse<v1::EnrollResponse>(bytes, "EnrollResponse");
   if (!p.ok()) return p.error();
   if (p->host_id().empty()) return malformed("missing", "host_id");
-  EnrollResponse r{p->host_id(), p->client_certificate_pem(), p->ca_certificate_pem(), {}};
+  EnrollResponse r{p->host_id(),
+                   p->client_certificate_pem(),
+                   p->ca_certificate_pem(),
+                   {},
+                   p->rules_public_key()};
   for (const auto& [k, v] : p->labels())
     r.labels[k] = v;
+  if (!r.rulesPublicKey.empty() && r.rulesPublicKey.size() != 32)
+    return malformed("must be a 32-byte Ed25519 key", "rules_public_key");
   return r;
 }
 
@@ -238,6 +278,66 @@ Result<ReportResponse> decodeReportResponse(std::string_view bytes) {
   if (!r.ackedDigest.empty() && r.ackedDigest.size() != 32)
     return malformed("must be 32 bytes", "acked_digest");
   return r;
+}
+
+Result<RulesRequest> decodeRulesRequest(std::string_view bytes) {
+  if (bytes.size() > kMaxEnrollBytes) return malformed("a rules request is larger than 64 KiB");
+  auto p = parse<v1::RulesRequest>(bytes, "RulesRequest");
+  if (!p.ok()) return p.error();
+  if (p->host_id().empty() || p->host_id().size() > 128)
+    return malformed("missing or too long", "host_id");
+  return RulesRequest{p->host_id(), p->have_revision()};
+}
+
+Result<RulesResponse> decodeRulesResponse(std::string_view bytes) {
+  if (bytes.size() > kMaxRulesReplyBytes) return malformed("a rules answer is larger than 16 MiB");
+  auto p = parse<v1::RulesResponse>(bytes, "RulesResponse");
+  if (!p.ok()) return p.error();
+  RulesResponse r;
+  switch (p->status()) {
+    case v1::RulesResponse::BUNDLE:
+      r.status = RulesStatus::kBundle;
+      if (p->bundle().empty()) return malformed("empty", "bundle");
+      if (p->signature().size() != 64)
+        return malformed("must be a 64-byte Ed25519 signature", "signature");
+      break;
+    case v1::RulesResponse::UNCHANGED:
+      r.status = RulesStatus::kUnchanged;
+      break;
+    default:
+      return malformed("unknown status", "status");
+  }
+  r.bundle = p->bundle();
+  r.signature = p->signature();
+  r.revision = p->revision();
+  return r;
+}
+
+Result<RuleBundle> decodeRuleBundle(std::string_view bytes) {
+  auto p = parse<v1::RuleBundle>(bytes, "RuleBundle");
+  if (!p.ok()) return p.error();
+  RuleBundle b;
+  b.hostId = p->host_id();
+  b.revision = p->revision();
+  b.issuedAt = p->issued_at();
+  if (b.hostId.empty() || b.hostId.size() > 128 || !isDisplaySafe(b.hostId))
+    return malformed("missing, too long or not printable", "host_id");
+  if (b.revision == 0) return malformed("must be at least 1", "revision");
+  if (static_cast<size_t>(p->policies_size()) > kMaxBundledPolicies)
+    return malformed("too many policies in one bundle", "policies");
+  for (int i = 0; i < p->policies_size(); ++i) {
+    const auto& in = p->policies(i);
+    const std::string field = "policies[" + std::to_string(i) + "]";
+    if (in.name().empty() || in.name().size() > 256 || !isDisplaySafe(in.name()))
+      return malformed("missing, too long or not printable", field + ".name");
+    if (in.version() < 1) return malformed("must be at least 1", field + ".version");
+    if (!in.has_baseline() && !in.baseline().empty())
+      return malformed("a baseline without has_baseline", field + ".baseline");
+    BundledPolicy out{in.name(), in.version(), in.text(), std::nullopt};
+    if (in.has_baseline()) out.baseline = in.baseline();
+    b.policies.push_back(std::move(out));
+  }
+  return b;
 }
 
 }  // namespace driftwatch::wire

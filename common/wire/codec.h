@@ -39,6 +39,7 @@ struct EnrollResponse {
   std::string clientCertPem;
   std::string caCertPem;
   std::map<std::string, std::string> labels;
+  std::string rulesPublicKey;  // 32 bytes; empty from an aggregator without fleet rules
 };
 
 struct Delta {
@@ -86,6 +87,37 @@ struct ReportResponse {
   int64_t serverTime = 0;
 };
 
+struct RulesRequest {
+  std::string hostId;
+  uint64_t haveRevision = 0;
+};
+
+struct BundledPolicy {
+  std::string name;
+  int64_t version = 0;
+  std::string text;
+  std::optional<std::string> baseline;
+};
+
+struct RuleBundle {
+  std::string hostId;
+  uint64_t revision = 0;
+  int64_t issuedAt = 0;  // unix ms
+  std::vector<BundledPolicy> policies;
+};
+
+enum class RulesStatus { kBundle, kUnchanged };
+
+struct RulesResponse {
+  RulesStatus status = RulesStatus::kUnchanged;
+  std::string bundle;  // the exact serialized RuleBundle (kBundle)
+  std::string signature;
+  uint64_t revision = 0;
+};
+
+inline constexpr size_t kMaxRulesReplyBytes = 16u << 20;  // a rules answer, bundle included
+inline constexpr size_t kMaxBundledPolicies = 1000;
+
 // Protobuf logs a line on stderr for some malformed input (invalid UTF-8 in a string field):
 // a peer could fill the log at will. Decoding errors are reported as values instead; call once
 // at start in a process that decodes network input.
@@ -97,6 +129,9 @@ std::string encode(const EnrollResponse& m);
 std::string encode(const Batch& m);
 std::string encode(const SignedBatch& m);
 std::string encode(const ReportResponse& m);
+std::string encode(const RulesRequest& m);
+std::string encode(const RuleBundle& m);
+std::string encode(const RulesResponse& m);
 
 Result<EnrollStatement> decodeEnrollStatement(std::string_view bytes);
 Result<EnrollRequest> decodeEnrollRequest(std::string_view bytes);
@@ -106,5 +141,10 @@ Result<SignedBatch> decodeSignedBatch(std::string_view bytes);
 // Checks every field: resource ids parse, states and ids are bounded, digests have 32 bytes.
 Result<Batch> decodeBatch(std::string_view bytes);
 Result<ReportResponse> decodeReportResponse(std::string_view bytes);
+Result<RulesRequest> decodeRulesRequest(std::string_view bytes);
+// Only the envelope: the bundle bytes stay opaque until the signature over them is checked.
+Result<RulesResponse> decodeRulesResponse(std::string_view bytes);
+// Checks every field: names and host id bounded and printable, versions positive.
+Result<RuleBundle> decodeRuleBundle(std::string_view bytes);
 
 }  // namespace driftwatch::wire

@@ -102,13 +102,21 @@ TEST_CASE("signed batches, enrollment messages and report responses round trip")
   CHECK(req2->statement == req.statement);
   CHECK(req2->signature == req.signature);
 
-  EnrollResponse resp{"web-01-3fa2c1", "CLIENT PEM", "CA PEM", {{"role", "web"}, {"dc", "fra"}}};
+  EnrollResponse resp{
+      "web-01-3fa2c1", "CLIENT PEM", "CA PEM", {{"role", "web"}, {"dc", "fra"}}, bytes32('\x44')};
   auto resp2 = decodeEnrollResponse(encode(resp));
   REQUIRE(resp2.ok());
   CHECK(resp2->hostId == resp.hostId);
   CHECK(resp2->clientCertPem == "CLIENT PEM");
   CHECK(resp2->caCertPem == "CA PEM");
   CHECK(resp2->labels == resp.labels);
+  CHECK(resp2->rulesPublicKey == resp.rulesPublicKey);
+  // An older aggregator sends no rules key; a key of another length is malformed.
+  resp.rulesPublicKey.clear();
+  REQUIRE(decodeEnrollResponse(encode(resp)).ok());
+  CHECK(decodeEnrollResponse(encode(resp))->rulesPublicKey.empty());
+  resp.rulesPublicKey = "short";
+  CHECK_FALSE(decodeEnrollResponse(encode(resp)).ok());
 
   for (const auto status :
        {ReportStatus::kAccepted, ReportStatus::kResync, ReportStatus::kRefused}) {
@@ -305,4 +313,51 @@ TEST_CASE("envelopes check their own fields") {
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().where == "status");
   }
+}
+
+TEST_CASE("rules messages round-trip, and a bundle is checked field by field") {
+  const RulesRequest req{"web-01-3fa2c1", 42};
+  auto req2 = decodeRulesRequest(encode(req));
+  REQUIRE(req2.ok());
+  CHECK(req2->hostId == "web-01-3fa2c1");
+  CHECK(req2->haveRevision == 42);
+  CHECK_FALSE(decodeRulesRequest(encode(RulesRequest{"", 1})).ok());
+
+  RuleBundle b;
+  b.hostId = "web-01-3fa2c1";
+  b.revision = 7;
+  b.issuedAt = 1'700'000'000'000;
+  b.policies.push_back({"web", 2, "name: web\n", std::nullopt});
+  b.policies.push_back({"etc", 1, "name: etc\n", std::string("@format\t1\n")});
+  auto b2 = decodeRuleBundle(encode(b));
+  REQUIRE(b2.ok());
+  CHECK(b2->hostId == b.hostId);
+  CHECK(b2->revision == 7);
+  CHECK(b2->issuedAt == b.issuedAt);
+  REQUIRE(b2->policies.size() == 2);
+  CHECK_FALSE(b2->policies[0].baseline.has_value());
+  CHECK(b2->policies[1].baseline == "@format\t1\n");
+
+  RuleBundle bad = b;
+  bad.revision = 0;
+  CHECK_FALSE(decodeRuleBundle(encode(bad)).ok());
+  bad = b;
+  bad.policies[0].version = 0;
+  CHECK_FALSE(decodeRuleBundle(encode(bad)).ok());
+  bad = b;
+  bad.policies[0].name = "bad\x1bname";
+  CHECK_FALSE(decodeRuleBundle(encode(bad)).ok());
+
+  RulesResponse unchanged;
+  unchanged.status = RulesStatus::kUnchanged;
+  unchanged.revision = 7;
+  auto u2 = decodeRulesResponse(encode(unchanged));
+  REQUIRE(u2.ok());
+  CHECK(u2->status == RulesStatus::kUnchanged);
+  CHECK(u2->revision == 7);
+  RulesResponse bundle{RulesStatus::kBundle, encode(b), std::string(64, 's'), 7};
+  REQUIRE(decodeRulesResponse(encode(bundle)).ok());
+  bundle.signature = "short";
+  CHECK_FALSE(decodeRulesResponse(encode(bundle)).ok());
+  CHECK_FALSE(decodeRulesResponse("garbage that is not a message").ok());
 }
