@@ -16,6 +16,7 @@
 #include "aggregator/enroll/enrollment.h"
 #include "aggregator/enroll/tokens.h"
 #include "aggregator/http/https_server.h"
+#include "aggregator/pki/rules_key.h"
 #include "aggregator/pki/server_identity.h"
 #include "aggregator/policy/policy_watch.h"
 #include "aggregator/report/report_processor.h"
@@ -72,11 +73,15 @@ int runServe(const ServeArgs& args) {
   auto audit = AuditLog::open(*store, config->auditLog);
   if (!audit.ok()) return fail(audit.error());
   audit->setEcho(true);
-  EnrollmentService enrollment(*store, *audit, identity->ca, config->clientCertDays);
+  auto rulesKey = loadRulesKey(config->dataDir, true);
+  if (!rulesKey.ok()) return fail(rulesKey.error());
+  EnrollmentService enrollment(*store, *audit, identity->ca, config->clientCertDays,
+                               rulesKey->publicKey());
   ReportProcessor reports(*store, *audit);
+  RulesService rules(*store, *audit, std::move(rulesKey).value());
   auto gate = ReportGate::open(config->dataDir);
   if (!gate.ok()) return fail(gate.error());
-  FleetApi api(*store, *audit, enrollment, reports, &*gate);
+  FleetApi api(*store, *audit, enrollment, reports, rules, &*gate);
 
   HttpsServerOptions options;
   options.listen = *listen;

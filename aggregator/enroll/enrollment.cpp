@@ -130,6 +130,7 @@ HttpResponse EnrollmentService::handle(const HttpRequest& request) {
   response.clientCertPem = *cert;
   response.caCertPem = ca_.certPem;
   response.labels = host.labels;
+  response.rulesPublicKey = rulesPublicKey_;
   return HttpResponse{200, kProtobufType, wire::encode(response)};
 }
 

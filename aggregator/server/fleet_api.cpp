@@ -31,6 +31,10 @@ HttpResponse FleetApi::handle(const HttpRequest& request) {
     if (!only("POST")) return text(405, "use POST");
     return reports_.handle(request);
   }
+  if (path == "/v1/rules") {
+    if (!only("POST")) return text(405, "use POST");
+    return rules_.handle(request);
+  }
   if (path == "/v1/enroll") {
     if (!only("POST")) return text(405, "use POST");
     return enrollment_.handle(request);

@@ -5,12 +5,14 @@
 //
 //   POST /v1/enroll   server-authenticated TLS; an EnrollRequest of at most 64 KiB
 //   POST /v1/report   mutual TLS; a SignedBatch of at most 16 MiB
+//   POST /v1/rules    mutual TLS; a RulesRequest of at most 64 KiB
 //   GET  /healthz     "ok" while the fleet store answers
 
 #include "aggregator/audit/audit_log.h"
 #include "aggregator/enroll/enrollment.h"
 #include "aggregator/http/https_server.h"
 #include "aggregator/report/report_processor.h"
+#include "aggregator/rules/rules_service.h"
 #include "aggregator/server/report_gate.h"
 
 namespace driftwatch::aggregator {
@@ -19,8 +21,13 @@ class FleetApi : public RequestHandler {
  public:
   // `gate`: who may send a large report; without one, any client certificate of the fleet CA.
   FleetApi(FleetStore& store, AuditLog& audit, EnrollmentService& enrollment,
-           ReportProcessor& reports, ReportGate* gate = nullptr)
-      : store_(store), audit_(audit), enrollment_(enrollment), reports_(reports), gate_(gate) {}
+           ReportProcessor& reports, RulesService& rules, ReportGate* gate = nullptr)
+      : store_(store),
+        audit_(audit),
+        enrollment_(enrollment),
+        reports_(reports),
+        rules_(rules),
+        gate_(gate) {}
 
   size_t bodyLimit(std::string_view target, const PeerIdentity& peer) const override;
   HttpResponse handle(const HttpRequest& request) override;
@@ -33,6 +40,7 @@ class FleetApi : public RequestHandler {
   AuditLog& audit_;
   EnrollmentService& enrollment_;
   ReportProcessor& reports_;
+  RulesService& rules_;
   ReportGate* gate_;
 };
 

@@ -47,7 +47,10 @@ struct Enrollment : testing::StoreFixture {
     auto created = crypto::createCa("driftwatch fleet CA", 3650);
     REQUIRE(created.ok());
     ca = *created;
-    service.emplace(*store, *audit, ca, 30);
+    auto key = crypto::Ed25519Key::generate();
+    REQUIRE(key.ok());
+    rulesPublicKey = key->publicKey();
+    service.emplace(*store, *audit, ca, 30, rulesPublicKey);
   }
 
   NewToken token(const Labels& labels = {}, int64_t maxUses = 1, std::chrono::seconds ttl = 24h,
@@ -84,6 +87,7 @@ struct Enrollment : testing::StoreFixture {
   }
 
   crypto::KeyAndCert ca;
+  std::string rulesPublicKey;
   std::optional<EnrollmentService> service;
 };
 
@@ -105,6 +109,8 @@ TEST_CASE("a valid token enrolls the host and issues a certificate for its key")
   CHECK(isHostId(response->hostId, "web-01"));
   CHECK(response->labels == Labels{{"role", "web"}, {"dc", "fra"}});
   CHECK(response->caCertPem == e.ca.certPem);
+  // The key that signs this host's rule bundles travels only in this pinned answer.
+  CHECK(response->rulesPublicKey == e.rulesPublicKey);
 
   // The certificate: signed by the fleet CA, for this host id and this key.
   CHECK(crypto::signedBy(response->clientCertPem, e.ca.certPem));
