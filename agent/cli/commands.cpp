@@ -248,11 +248,12 @@ int runDaemonCommand(const RunArgs& args) {
   if (!args.root.empty()) config->root = args.root;
   if (!args.stateDir.empty()) config->stateDir = args.stateDir;
   if (!args.eventsFile.empty()) config->eventsFile = args.eventsFile;
-  if (config->policy.empty()) {
-    return fail(
-        makeError(ErrorCode::kInvalidInput,
-                  "no policy: pass --policy FILE or set `policy:` in the config file (" +
-                      (args.config.empty() ? std::string(kDefaultConfigPath) : args.config) + ")"));
+  // Without a policy an enrolled agent watches what the fleet's rules say (the daemon checks
+  // that it is enrolled); a baseline belongs to a local policy.
+  if (config->policy.empty() && !config->baseline.empty()) {
+    return fail(makeError(ErrorCode::kInvalidInput,
+                          "a baseline needs the policy it was recorded for: pass --policy FILE",
+                          "--baseline " + config->baseline));
   }
   return runDaemon(*config);
 }

@@ -29,6 +29,7 @@
 #include "agent/loop/work_pool.h"
 #include "agent/store/state_db.h"
 #include "agent/uplink/identity.h"
+#include "agent/uplink/rule_bundle_check.h"
 #include "agent/uplink/uploader.h"
 #include "agent/watcher/pending_set.h"
 #include "agent/watcher/watch_table.h"
@@ -151,6 +152,11 @@ class Daemon::Impl {
   Status lockStateDir();
   void announcePid();
   void reload();
+  // Puts a loaded policy in force without a restart: what SIGHUP does.
+  void enforce(LoadedPolicy loaded, const std::string& scanKind);
+  void onRules(RulesFetch fetch);
+  // Writes what status shows about the fleet rules (meta "fleet_rules").
+  void noteFleetRules();
   void shutdown();
   void fail(const Error& error);
 
@@ -236,6 +242,13 @@ class Daemon::Impl {
   std::unique_ptr<Async> uplinkLog_;
   std::mutex uplinkLinesMutex_;
   std::vector<std::pair<std::string, std::string>> uplinkLines_;
+  std::vector<RulesFetch> rulesFetches_;  // under uplinkLinesMutex_
+  // Fleet rules in force (loop thread), and their revision for the uploader's requests.
+  std::optional<VerifiedBundle> fleet_;
+  std::atomic<uint64_t> rulesRevision_{0};
+  int64_t fetchedAtMs_ = 0;
+  std::optional<std::pair<int64_t, std::string>> lastRefusal_;
+  std::optional<int64_t> rulesGap_;
   std::unique_ptr<Uploader> uploader_;
   // Last: destroyed first, so no work outlives what it uses.
   std::unique_ptr<WorkPool> pool_;
@@ -274,9 +287,38 @@ void Daemon::Impl::announcePid() {
 }
 
 Status Daemon::Impl::start() {
-  auto loaded = loadPolicyAndBaseline(config_);
+  // The last verified fleet rules, checked again: the agent starts with them even while the
+  // aggregator cannot be reached.
+  std::vector<std::string> startNotes;
+  auto identity = loadIdentity(config_.stateDir);
+  if (identity.ok() && *identity && !(*identity)->rulesPublicKey.empty()) {
+    auto stored =
+        loadFleetRules(config_.stateDir, (*identity)->rulesPublicKey, (*identity)->hostId);
+    if (!stored.ok()) {
+      startNotes.push_back("the stored fleet rules are refused, starting without them: " +
+                           stored.error().describe());
+    } else if (*stored) {
+      fleet_ = std::move(*stored);
+    }
+  }
+  if (config_.policy.empty() && !(identity.ok() && *identity)) {
+    return makeError(ErrorCode::kInvalidInput,
+                     "no policy: pass --policy FILE or set `policy:` in the config file, or enroll "
+                     "the agent so that it receives the fleet's rules",
+                     "--policy");
+  }
+  auto loaded = loadPolicyAndBaseline(config_, fleet_ ? &fleet_->bundle : nullptr);
+  if (!loaded.ok() && fleet_) {
+    // Rules that no longer fit (a local policy edited to conflict with them) must not keep the
+    // agent from watching what its local policy asks for.
+    startNotes.push_back("the stored fleet rules cannot be used, starting without them: " +
+                         loaded.error().describe());
+    fleet_.reset();
+    loaded = loadPolicyAndBaseline(config_, nullptr);
+  }
   if (!loaded.ok()) return loaded.error();
   snap_ = loaded->snapshot;
+  rulesRevision_.store(fleet_ ? fleet_->bundle.revision : 0);
   auto root = RootFs::open(config_.root);
   if (!root.ok()) return root.error();
   root_.emplace(std::move(root).value());
@@ -307,6 +349,8 @@ Status Daemon::Impl::start() {
   });
   // Lines queued by a previous run that died before writing them.
   flushEvents();
+  for (const auto& note : startNotes)
+    log_->log("error", note);
 
   auto watcher = InotifyWatcher::create(
       loop_, [this](std::vector<WatchEvent>& events) { onWatchEvents(events); });
@@ -366,6 +410,7 @@ Status Daemon::Impl::start() {
   (void)db_->setMeta("started_at", std::to_string(unixNow()));
   (void)db_->setMeta("policy", snap_->policy.name);
   (void)db_->setMeta("policy_file", config_.policy);
+  noteFleetRules();
   (void)db_->setMeta("root", config_.root);
   (void)db_->setMeta("host", recorder_->host());
   writeAlive();
@@ -434,19 +479,23 @@ void Daemon::Impl::shutdown() {
 }
 
 void Daemon::Impl::reload() {
-  auto loaded = loadPolicyAndBaseline(config_);
+  auto loaded = loadPolicyAndBaseline(config_, fleet_ ? &fleet_->bundle : nullptr);
   if (!loaded.ok()) {
     // A broken policy never replaces a good one.
     log_->log("error", "reload refused, keeping the current policy: " + loaded.error().describe());
     return;
   }
-  if (auto s = recorder_->storeBaseline(loaded->baseline ? &*loaded->baseline : nullptr); !s.ok())
+  enforce(std::move(loaded).value(), "reload");
+  log_->log("info", "policy reloaded: " + snap_->policy.name);
+}
+
+void Daemon::Impl::enforce(LoadedPolicy loaded, const std::string& scanKind) {
+  if (auto s = recorder_->storeBaseline(loaded.baseline ? &*loaded.baseline : nullptr); !s.ok())
     return fail(s.error());
-  loaded->baseline.reset();
-  snap_ = loaded->snapshot;
+  loaded.baseline.reset();
+  snap_ = loaded.snapshot;
   identities_ = loadIdentities(*root_);
   (void)db_->setMeta("policy", snap_->policy.name);
-  log_->log("info", "policy reloaded: " + snap_->policy.name);
   rejudge();
   const auto current = snap_;
   watches_->unwatchUnless([current](const std::string& dir) {
@@ -454,7 +503,76 @@ void Daemon::Impl::reload() {
   });
   flushEvents();
   pollSettings();
-  startFullScan("reload", false, {});
+  startFullScan(scanKind, false, {});
+}
+
+// ---- fleet rules -------------------------------------------------------------------------
+
+void Daemon::Impl::onRules(RulesFetch fetch) {
+  if (stopping_) return;
+  if (fetch.kind == RulesFetch::Kind::kUnchanged) {
+    fetchedAtMs_ = fetch.atMs;
+    return noteFleetRules();
+  }
+  if (fetch.kind == RulesFetch::Kind::kBundle) {
+    VerifiedBundle& bundle = *fetch.bundle;
+    const uint64_t held = rulesRevision_.load();
+    if (fleet_ && bundle.bundle.revision == held) {
+      // Asked again before the last bundle was applied: the same rules.
+      fetchedAtMs_ = fetch.atMs;
+      return noteFleetRules();
+    }
+    if (bundle.bundle.revision < held) {
+      fetch.reason = "revision " + std::to_string(bundle.bundle.revision) +
+                     " is older than revision " + std::to_string(held) + " in force";
+    } else if (auto loaded = loadPolicyAndBaseline(config_, &bundle.bundle); !loaded.ok()) {
+      fetch.reason = "its policies cannot be enforced here: " + loaded.error().describe();
+    } else if (auto saved = saveFleetRules(config_.stateDir, bundle); !saved.ok()) {
+      fetch.reason = "cannot keep it: " + saved.error().describe();
+    } else {
+      // Written first: a restart right after this uses these rules, never older ones.
+      fleet_ = std::move(bundle);
+      rulesRevision_.store(fleet_->bundle.revision);
+      fetchedAtMs_ = fetch.atMs;
+      std::string names;
+      for (const auto& p : fleet_->bundle.policies)
+        names += (names.empty() ? "" : ", ") + p.name + " v" + std::to_string(p.version);
+      log_->log("info",
+                "fleet rules revision " + std::to_string(fleet_->bundle.revision) +
+                    " applied: " + (names.empty() ? "no fleet policy selects this host" : names));
+      lastRefusal_.reset();
+      if (rulesGap_) {
+        const std::set<int64_t> gap = {*rulesGap_};
+        rulesGap_.reset();
+        closeGaps(gap);
+      }
+      noteFleetRules();
+      return enforce(std::move(loaded).value(), "rules");
+    }
+  }
+  // Refused: the rules in force stay. Said once per reason, and kept open as a coverage gap
+  // (the aggregator judges this host by rules it may not be observing).
+  const bool repeated = lastRefusal_ && lastRefusal_->second == fetch.reason;
+  lastRefusal_ = std::pair(fetch.atMs, fetch.reason);
+  noteFleetRules();
+  if (repeated) return;
+  log_->log("error", "fleet rules refused, keeping the current rules: " + fetch.reason);
+  if (!rulesGap_) openGap("rules", "fleet rules refused: " + fetch.reason, unixNow(), &rulesGap_);
+}
+
+void Daemon::Impl::noteFleetRules() {
+  json j = {{"revision", fleet_ ? fleet_->bundle.revision : 0},
+            {"issued_at", fleet_ ? json(fleet_->bundle.issuedAt) : json(nullptr)},
+            {"fetched_at", fetchedAtMs_ != 0 ? json(fetchedAtMs_) : json(nullptr)},
+            {"policies", json::array()},
+            {"refused", nullptr}};
+  if (fleet_) {
+    for (const auto& p : fleet_->bundle.policies)
+      j["policies"].push_back({{"name", p.name}, {"version", p.version}});
+  }
+  if (lastRefusal_)
+    j["refused"] = {{"at", lastRefusal_->first}, {"reason", displaySafe(lastRefusal_->second)}};
+  (void)db_->setMeta("fleet_rules", j.dump());
 }
 
 void Daemon::Impl::rejudge() {
@@ -848,7 +966,16 @@ void Daemon::Impl::flushEvents() {
 // ---- reporting ---------------------------------------------------------------------------
 
 void Daemon::Impl::startUploader() {
-  uplinkLog_ = std::make_unique<Async>(loop_, [this] { writeUplinkLines(); });
+  uplinkLog_ = std::make_unique<Async>(loop_, [this] {
+    writeUplinkLines();
+    std::vector<RulesFetch> fetches;
+    {
+      std::lock_guard lock(uplinkLinesMutex_);
+      fetches.swap(rulesFetches_);
+    }
+    for (auto& f : fetches)
+      onRules(std::move(f));
+  });
   UploaderOptions options;
   options.stateDir = config_.stateDir;
   options.agentVersion = DRIFTWATCH_VERSION;
@@ -857,6 +984,14 @@ void Daemon::Impl::startUploader() {
   options.heartbeatInterval = config_.heartbeatInterval;
   options.retryMax = config_.retryMax;
   options.enrolled = &enrolled_;
+  options.rulesRevision = &rulesRevision_;
+  options.onRules = [this](RulesFetch fetch) {
+    {
+      std::lock_guard lock(uplinkLinesMutex_);
+      rulesFetches_.push_back(std::move(fetch));
+    }
+    uplinkLog_->send();
+  };
   uploader_ = std::make_unique<Uploader>(options, [this](std::string level, std::string message) {
     {
       std::lock_guard lock(uplinkLinesMutex_);

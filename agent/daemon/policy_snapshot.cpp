@@ -4,6 +4,7 @@
 
 #include "agent/check/check_runner.h"
 #include "agent/collectors/root_fs.h"
+#include "common/policy/policy_union.h"
 
 namespace driftwatch::agent {
 
@@ -29,21 +30,67 @@ bool PolicySnapshot::coversSetting(const model::ResourceId& id) const {
   return false;
 }
 
-Result<LoadedPolicy> loadPolicyAndBaseline(const AgentConfig& config) {
-  auto snap = std::make_shared<PolicySnapshot>();
-  auto p = policy::loadPolicy(config.policy);
-  if (!p.ok()) return p.error();
-  snap->policy = std::move(p).value();
-  LoadedPolicy loaded;
-  if (!config.baseline.empty()) {
-    auto b = baseline::loadBaseline(config.baseline);
-    if (!b.ok()) return b.error();
-    loaded.baseline = std::move(b).value();
+std::string fleetSourceName(const std::string& name, int64_t version) {
+  return "fleet:" + name + "@v" + std::to_string(version);
+}
+
+Result<LoadedPolicy> loadPolicyAndBaseline(const AgentConfig& config,
+                                           const wire::RuleBundle* fleet) {
+  std::vector<policy::PolicySource> sources;
+  std::string name;
+  if (!config.policy.empty()) {
+    auto p = policy::loadPolicy(config.policy);
+    if (!p.ok()) return p.error();
+    policy::PolicySource local{std::move(p).value(), std::nullopt};
+    if (!config.baseline.empty()) {
+      auto b = baseline::loadBaseline(config.baseline);
+      if (!b.ok()) return b.error();
+      local.baseline = std::move(b).value();
+    }
+    if (auto s = validateBaselineFor(local.policy, local.baseline ? &*local.baseline : nullptr,
+                                     config.baseline);
+        !s.ok()) {
+      return s.error();
+    }
+    name = local.policy.name;
+    sources.push_back(std::move(local));
   }
-  if (auto s = validateBaselineFor(snap->policy, loaded.baseline ? &*loaded.baseline : nullptr,
-                                   config.baseline);
-      !s.ok()) {
-    return s.error();
+  if (fleet != nullptr) {
+    for (const auto& bundled : fleet->policies) {
+      const std::string where = fleetSourceName(bundled.name, bundled.version);
+      auto p = policy::parsePolicy(bundled.text, where);
+      if (!p.ok()) return p.error();
+      if (p->name != bundled.name) {
+        return makeError(ErrorCode::kInvalidInput,
+                         "the policy text is named '" + p->name + "', not '" + bundled.name + "'",
+                         where);
+      }
+      policy::PolicySource source{std::move(p).value(), std::nullopt};
+      if (bundled.baseline) {
+        auto b = baseline::parseBaseline(*bundled.baseline, where + " (baseline)");
+        if (!b.ok()) return b.error();
+        source.baseline = std::move(b).value();
+      }
+      if (auto s = validateBaselineFor(source.policy, source.baseline ? &*source.baseline : nullptr,
+                                       where);
+          !s.ok()) {
+        return s.error();
+      }
+      sources.push_back(std::move(source));
+    }
+    name = name.empty() ? "fleet" : name + "+fleet";
+  }
+  auto snap = std::make_shared<PolicySnapshot>();
+  LoadedPolicy loaded;
+  if (sources.size() == 1 && fleet == nullptr) {
+    // The local policy alone, exactly as written.
+    snap->policy = std::move(sources.front().policy);
+    loaded.baseline = std::move(sources.front().baseline);
+  } else {
+    auto united = policy::unitePolicies(std::move(sources), name);
+    if (!united.ok()) return united.error();
+    snap->policy = std::move(united->policy);
+    loaded.baseline = std::move(united->baseline);
   }
   snap->hasBaseline = loaded.baseline.has_value();
   snap->index = std::make_unique<policy::FileRuleIndex>(snap->policy.files);

@@ -3,6 +3,10 @@
 // whole on reload and shared read-only with work in flight (a job keeps the snapshot it started
 // with). The baseline is loaded with it, then handed to the state database and dropped from
 // memory (a 100,000-entry baseline would outweigh everything else the daemon keeps).
+//
+// The policy in force is the union (common/policy/policy_union.h) of the local policy, when the
+// config names one, and the fleet policies of the verified rule bundle, when the agent holds one:
+// one rule per resource, each remembering its policy and version ("fleet:web@v3" as its file).
 
 #include <memory>
 #include <optional>
@@ -16,6 +20,7 @@
 #include "common/model/resource.h"
 #include "common/policy/file_rule_index.h"
 #include "common/policy/policy.h"
+#include "common/wire/codec.h"
 
 namespace driftwatch::agent {
 
@@ -42,7 +47,12 @@ struct LoadedPolicy {
   std::optional<baseline::Baseline> baseline;  // to be stored, then dropped
 };
 
-// Loads and validates the policy and the baseline named by the config.
-Result<LoadedPolicy> loadPolicyAndBaseline(const AgentConfig& config);
+// Loads and validates the policy and the baseline named by the config (when it names one) and
+// unites them with the policies of `fleet` (may be null). An error names the policy at fault.
+Result<LoadedPolicy> loadPolicyAndBaseline(const AgentConfig& config,
+                                           const wire::RuleBundle* fleet);
+
+// The name rules of a fleet policy carry as their file: "fleet:NAME@vVERSION".
+std::string fleetSourceName(const std::string& name, int64_t version);
 
 }  // namespace driftwatch::agent

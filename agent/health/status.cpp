@@ -157,6 +157,29 @@ Result<StatusReport> readStatus(const std::string& stateDir, bool color) {
     uplink["last_error_at"] = lastError.empty() ? json(nullptr) : metaTime("uplink.last_error_at");
   }
   out["uplink"] = uplink;
+  // Fleet rules in force, as the daemon last noted them (times in ms on disk).
+  json fleet = nullptr;
+  try {
+    const std::string noted = metaText("fleet_rules");
+    if (!noted.empty()) {
+      const json j = json::parse(noted);
+      const auto msTime = [](const json& v) -> json {
+        return v.is_number() ? json(timeText(v.get<int64_t>() / 1000)) : json(nullptr);
+      };
+      fleet = {{"revision", j.value("revision", 0)},
+               {"issued_at", msTime(j["issued_at"])},
+               {"fetched_at", msTime(j["fetched_at"])},
+               {"policies", j.value("policies", json::array())},
+               {"refused", nullptr}};
+      if (j["refused"].is_object()) {
+        fleet["refused"] = {{"at", msTime(j["refused"]["at"])},
+                            {"reason", j["refused"].value("reason", std::string())}};
+      }
+    }
+  } catch (const json::exception&) {
+    fleet = nullptr;
+  }
+  out["fleet_rules"] = fleet;
   auto queuedEvents = db->queuedEventCount();
   if (!queuedEvents.ok()) return queuedEvents.error();
   out["events_queued"] = *queuedEvents;  // event lines recorded but not yet written out
@@ -233,6 +256,22 @@ Result<StatusReport> readStatus(const std::string& stateDir, bool color) {
   } else {
     text += "reporting: not enrolled (see `driftwatch-agent enroll`)\n";
   }
+  if (!fleet.is_null() && (fleet["revision"] != 0 || !fleet["refused"].is_null())) {
+    std::string names;
+    for (const auto& p : fleet["policies"])
+      names +=
+          (names.empty() ? "" : ", ") + p.value("name", std::string()) + " v" + p["version"].dump();
+    text += "fleet rules: revision " + fleet["revision"].dump() + " (" +
+            (names.empty() ? std::string("no fleet policy selects this host") : names) + ")";
+    if (!fleet["fetched_at"].is_null())
+      text += ", last fetched " + fleet["fetched_at"].get<std::string>();
+    text += "\n";
+    if (!fleet["refused"].is_null()) {
+      text += paint("\033[33m", "fleet rules refused: ") +
+              fleet["refused"]["reason"].get<std::string>() + " (" +
+              fleet["refused"]["at"].get<std::string>() + ")\n";
+    }
+  }
   text += "state digest: " + *stateDigest + "\n";
   if (drift->empty()) {
     text += paint("\033[32m", "No drift.") + "\n";
@@ -250,6 +289,11 @@ Result<StatusReport> readStatus(const std::string& stateDir, bool color) {
                 show(a["actual"]);
       }
       text += "  (since " + item.value("first_seen", std::string()) + ")\n";
+      // Which policy (and, for a fleet rule, which version) the rule came from.
+      if (item.contains("rule") && item["rule"].is_object())
+        text += "    rule: " + item["rule"].value("file", std::string()) + ":" +
+                item["rule"]["line"].dump() + " (" + item["rule"].value("field", std::string()) +
+                ")\n";
       if (item.contains("error")) text += "    error: " + item["error"].get<std::string>() + "\n";
     }
   }

@@ -4,6 +4,7 @@
 
 #include "agent/transport/https_client.h"
 #include "agent/uplink/batch_queue.h"
+#include "agent/uplink/rule_bundle_check.h"
 #include "common/base/escape.h"
 #include "common/base/strings.h"
 #include "common/crypto/pki.h"
@@ -110,10 +111,16 @@ Result<AgentIdentity> enroll(const EnrollOptions& o) {
   id.keyPem = key->privatePem();
   id.certPem = response->clientCertPem;
   id.caPem = response->caCertPem;
+  // Learnt here, over the channel pinned by fingerprint and nowhere else: whoever holds this key
+  // decides what the agent watches.
+  id.rulesPublicKey = response->rulesPublicKey;
   // A new identity is a new chain: its first report is a full snapshot.
   auto queue = BatchQueue::open(o.stateDir);
   if (!queue.ok()) return queue.error();
   if (auto s = queue->restartChain(); !s.ok()) return s.error();
+  // Rules from a previous enrollment are another aggregator's (or another host's): its
+  // revisions say nothing about the new one's.
+  if (auto s = removeFleetRules(o.stateDir); !s.ok()) return s.error();
   if (auto s = saveIdentity(o.stateDir, id); !s.ok()) return s.error();
   return id;
 }

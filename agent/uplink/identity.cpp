@@ -1,6 +1,7 @@
 #include "agent/uplink/identity.h"
 
 #include <cerrno>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 #include <sys/stat.h>
@@ -20,6 +21,32 @@ constexpr size_t kMaxFile = 1 << 20;
 
 std::string in(const std::string& dir, std::string_view name) {
   return dir + "/" + std::string(name);
+}
+
+std::string hexOf(std::string_view bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  for (const unsigned char c : bytes) {
+    out += kDigits[c >> 4];
+    out += kDigits[c & 15];
+  }
+  return out;
+}
+
+std::optional<std::string> bytesOfHex(std::string_view hex) {
+  const auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  if (hex.size() % 2 != 0) return std::nullopt;
+  std::string out;
+  for (size_t i = 0; i < hex.size(); i += 2) {
+    const int hi = nibble(hex[i]), lo = nibble(hex[i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out += static_cast<char>(hi * 16 + lo);
+  }
+  return out;
 }
 
 }  // namespace
@@ -87,6 +114,15 @@ Result<std::optional<AgentIdentity>> loadIdentity(const std::string& stateDir) {
     id.enrolledAt = j.at("enrolled_at").get<int64_t>();
     for (const auto& [k, v] : j.at("labels").items())
       id.labels[k] = v.get<std::string>();
+    if (j.contains("rules_public_key")) {
+      auto key = bytesOfHex(j.at("rules_public_key").get<std::string>());
+      if (!key || key->size() != 32) {
+        return makeError(ErrorCode::kInvalidInput,
+                         "rules_public_key is not 32 bytes in hex (enroll again with --force)",
+                         enrollmentPath);
+      }
+      id.rulesPublicKey = std::move(*key);
+    }
   } catch (const json::exception& e) {
     return makeError(
         ErrorCode::kInvalidInput,
@@ -112,11 +148,12 @@ Status saveIdentity(const std::string& stateDir, const AgentIdentity& id) {
   if (auto s = writeFileAtomically(in(stateDir, kKeyFile), id.keyPem, 0600); !s.ok()) return s;
   if (auto s = writeFileAtomically(in(stateDir, kCertFile), id.certPem, 0644); !s.ok()) return s;
   if (auto s = writeFileAtomically(in(stateDir, kCaFile), id.caPem, 0644); !s.ok()) return s;
-  const json j = {{"server", id.server.str()},
-                  {"host_id", id.hostId},
-                  {"ca_fingerprint", id.caFingerprint},
-                  {"labels", id.labels},
-                  {"enrolled_at", id.enrolledAt}};
+  json j = {{"server", id.server.str()},
+            {"host_id", id.hostId},
+            {"ca_fingerprint", id.caFingerprint},
+            {"labels", id.labels},
+            {"enrolled_at", id.enrolledAt}};
+  if (!id.rulesPublicKey.empty()) j["rules_public_key"] = hexOf(id.rulesPublicKey);
   return writeFileAtomically(in(stateDir, kEnrollmentFile), j.dump(2) + "\n", 0644);
 }
 

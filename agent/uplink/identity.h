@@ -2,7 +2,8 @@
 // The agent's enrollment with an aggregator, kept in its state directory: the Ed25519 key
 // (identity.key, 0600), the client certificate the aggregator issued for it (identity.crt), the
 // aggregator's CA that was pinned by fingerprint (aggregator-ca.crt), and what the enrollment
-// said (enrollment.json: server, host id, labels). enrollment.json is written last: an agent
+// said (enrollment.json: server, host id, labels, and the aggregator's rules key that signs the
+// fleet rules it sends). enrollment.json is written last: an agent
 // is enrolled once it exists, never halfway. Safe from any thread (files only).
 
 #include <cstdint>
@@ -32,6 +33,10 @@ struct AgentIdentity {
   std::string keyPem;
   std::string certPem;
   std::string caPem;
+  // The aggregator's Ed25519 key for rule bundles, 32 bytes, learnt over the pinned channel at
+  // enrollment. Empty for an enrollment made before aggregators sent one: such an agent keeps to
+  // its local policy until it is enrolled again.
+  std::string rulesPublicKey;
 };
 
 inline constexpr std::string_view kEnrollmentFile = "enrollment.json";

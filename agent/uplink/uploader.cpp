@@ -21,6 +21,7 @@ using std::chrono::milliseconds;
 constexpr milliseconds kEnrollmentPoll{5000};
 constexpr milliseconds kQuotaCheckEvery{30'000};
 constexpr milliseconds kFirstRetry{1000};
+constexpr milliseconds kRulesEvery{5000};  // the shortest time between two requests for rules
 constexpr std::string_view kProtobuf = "application/x-protobuf";
 
 // What identifies the enrollment file's version: a new enrollment replaces the file.
@@ -44,7 +45,47 @@ std::string replyText(const HttpReply& reply) {
   return displaySafe(body);
 }
 
+int64_t unixMs() {
+  return std::chrono::duration_cast<milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 }  // namespace
+
+void Uploader::fetchRules(HttpsClient& client, const std::string& hostId,
+                          const std::string& rulesKey) {
+  const uint64_t held = options_.rulesRevision->load();
+  const auto refused = [&](std::string why) {
+    RulesFetch f;
+    f.kind = RulesFetch::Kind::kRefused;
+    f.reason = std::move(why);
+    f.atMs = unixMs();
+    options_.onRules(std::move(f));
+  };
+  auto reply = client.post("/v1/rules", wire::encode(wire::RulesRequest{hostId, held}), kProtobuf);
+  // Unreachable: the report that follows says so, and the next one asks again.
+  if (!reply.ok()) return;
+  if (reply->status != 200 || reply->contentType != kProtobuf) {
+    return refused("the aggregator answered HTTP " + std::to_string(reply->status) + ": " +
+                   replyText(*reply));
+  }
+  auto answer = wire::decodeRulesResponse(reply->body);
+  if (!answer.ok()) return refused("malformed answer: " + answer.error().describe());
+  if (answer->status == wire::RulesStatus::kUnchanged) {
+    RulesFetch f;
+    f.atMs = unixMs();
+    return options_.onRules(std::move(f));
+  }
+  auto verified = verifyRuleBundle(std::move(answer->bundle), std::move(answer->signature),
+                                   rulesKey, hostId, held);
+  if (!verified.ok()) return refused(verified.error().message);
+  RulesFetch f;
+  f.kind = RulesFetch::Kind::kBundle;
+  f.bundle = std::move(verified).value();
+  f.atMs = unixMs();
+  options_.onRules(std::move(f));
+}
 
 Uploader::Uploader(UploaderOptions options, LogFn log)
     : options_(std::move(options)), log_(std::move(log)) {}
@@ -107,6 +148,9 @@ void Uploader::run() {
   auto lastReport = Clock::now();
   auto lastQuotaCheck = Clock::time_point{};
   auto lastBacklogDrop = Clock::time_point{};
+  auto lastRules = Clock::time_point{};
+  bool rulesDue = false;  // right after an enrollment is loaded
+  const bool wantRules = options_.onRules && options_.rulesRevision != nullptr;
 
   const auto setClient = [&](std::unique_ptr<HttpsClient> c) {
     std::lock_guard lock(mutex_);
@@ -167,10 +211,17 @@ void Uploader::run() {
           o.clientCertPem = identity->certPem;
           o.clientKeyPem = identity->keyPem;
           o.userAgent = "driftwatch-agent/" + options_.agentVersion;
+          o.maxReplyBytes = wire::kMaxRulesReplyBytes;  // a rule bundle may carry baselines
           setClient(std::make_unique<HttpsClient>(o));
+          rulesDue = true;
           backoff = milliseconds(0);
           lastFailure.clear();
           log_("info", "reporting to " + identity->server.str() + " as host " + identity->hostId);
+          if (wantRules && identity->rulesPublicKey.empty()) {
+            log_("warning",
+                 "this enrollment predates fleet rules (no rules key): the agent keeps to its "
+                 "local policy; enroll it again with --force to receive the fleet's rules");
+          }
         }
       }
     }
@@ -182,6 +233,15 @@ void Uploader::run() {
       }
       pause(kEnrollmentPoll);
       continue;
+    }
+
+    if (wantRules && !identity->rulesPublicKey.empty() &&
+        (rulesDue ||
+         Clock::now() - lastRules >= std::max(options_.heartbeatInterval, kRulesEvery))) {
+      rulesDue = false;
+      lastRules = Clock::now();
+      fetchRules(*client, identity->hostId, identity->rulesPublicKey);
+      if (stopping()) break;
     }
 
     if (Clock::now() - lastQuotaCheck > kQuotaCheckEvery) {
@@ -254,6 +314,8 @@ void Uploader::run() {
     lastFailure.clear();
     backoff = milliseconds(0);
     lastReport = Clock::now();
+    // Rules follow the report schedule: a busy host asks at most every few seconds.
+    if (Clock::now() - lastRules >= kRulesEvery) rulesDue = true;
   }
   setClient(nullptr);
 }

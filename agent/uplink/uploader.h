@@ -8,6 +8,11 @@
 //
 // It picks up an enrollment made while the daemon runs (enrollment.json appears or changes).
 // Its log lines go through `log`, which is called on the uploader's thread.
+//
+// It also asks the aggregator for the host's fleet rules (POST /v1/rules): once enrollment is
+// loaded, then after a report (a batch or a heartbeat) at most every 5 seconds. A bundle is
+// verified (rule_bundle_check.h) before it is handed on; what came of each request goes to
+// `onRules`, on the uploader's thread, for the daemon to apply.
 
 #include <atomic>
 #include <chrono>
@@ -18,9 +23,20 @@
 #include <string>
 #include <thread>
 
+#include "agent/uplink/rule_bundle_check.h"
+
 namespace driftwatch::agent {
 
 class HttpsClient;
+
+// What one request for fleet rules gave.
+struct RulesFetch {
+  enum class Kind { kBundle, kUnchanged, kRefused };
+  Kind kind = Kind::kUnchanged;
+  std::optional<VerifiedBundle> bundle;  // kBundle: verified, for this host, not older
+  std::string reason;                    // kRefused: why, for the log and status
+  int64_t atMs = 0;                      // unix ms
+};
 
 struct UploaderOptions {
   std::string stateDir;
@@ -32,6 +48,10 @@ struct UploaderOptions {
   // Set to whether the state directory holds an enrollment, each time that changes (the
   // daemon's outbox gate: see StateDb::setOutboxGate). May be null.
   std::atomic<bool>* enrolled = nullptr;
+  // Fleet rules: each request's outcome, and the revision the daemon has in force (it sets it
+  // once a bundle is applied). Both may be null: no rules are asked for.
+  std::function<void(RulesFetch)> onRules;
+  std::atomic<uint64_t>* rulesRevision = nullptr;
 };
 
 class Uploader {
@@ -56,6 +76,8 @@ class Uploader {
   bool waitForWork(std::chrono::milliseconds timeout);
   // Sleeps unless stopped; wake-ups do not cut it short.
   void pause(std::chrono::milliseconds duration);
+  // One request for fleet rules with the session's client and identity.
+  void fetchRules(HttpsClient& client, const std::string& hostId, const std::string& rulesKey);
 
   UploaderOptions options_;
   LogFn log_;

@@ -18,14 +18,16 @@ namespace driftwatch::testing {
 
 class AgentDaemon {
  public:
-  // `work` holds p.yaml (and b.txt when the policy needs a baseline); `root` is the observed
-  // tree. `extraConfig` lines are appended to the generated agent.yaml.
+  // `work` holds p.yaml (and b.txt when the policy needs a baseline); without p.yaml the agent
+  // runs on the fleet's rules alone. `root` is the observed tree. `extraConfig` lines are
+  // appended to the generated agent.yaml.
   AgentDaemon(const TempDir& work, std::string root, std::string extraConfig = {})
       : work_(work), root_(std::move(root)) {
-    std::string config =
-        "policy: " + work.at("p.yaml") + "\nroot: " + root_ + "\nstate_dir: " + work.at("state") +
-        "\nevents_file: " + work.at("events.jsonl") +
-        "\nsettle: 50ms\nmax_settle: 1s\npoll_interval: 1s\nio_budget: 0\ncpu_share: 1\n";
+    std::string config;
+    if (std::ifstream(work.at("p.yaml")).good()) config += "policy: " + work.at("p.yaml") + "\n";
+    config += "root: " + root_ + "\nstate_dir: " + work.at("state") +
+              "\nevents_file: " + work.at("events.jsonl") +
+              "\nsettle: 50ms\nmax_settle: 1s\npoll_interval: 1s\nio_budget: 0\ncpu_share: 1\n";
     if (std::ifstream(work.at("b.txt")).good()) config += "baseline: " + work.at("b.txt") + "\n";
     config += extraConfig;
     work.write("agent.yaml", config);

@@ -24,7 +24,7 @@ struct Fixture {
     dir.write("p.yaml", policy);
     AgentConfig config;
     config.policy = dir.at("p.yaml");
-    auto loaded = loadPolicyAndBaseline(config);
+    auto loaded = loadPolicyAndBaseline(config, nullptr);
     REQUIRE(loaded.ok());
     snap = loaded->snapshot;
     auto opened = StateDb::openForWriting(dir.at("state"));
@@ -114,7 +114,7 @@ TEST_CASE("drift that only moved in the policy file is updated silently") {
               "name: p\n# a comment\n# another\nfiles:\n  - {path: /etc/motd, mode: \"0644\"}\n");
   AgentConfig config;
   config.policy = f.dir.at("p.yaml");
-  f.snap = loadPolicyAndBaseline(config)->snapshot;
+  f.snap = loadPolicyAndBaseline(config, nullptr)->snapshot;
   auto tx = f.db->begin();
   REQUIRE(f.recorder->rejudgeStored(*f.snap, f.ids).ok());
   REQUIRE(tx->commit().ok());
@@ -129,7 +129,7 @@ TEST_CASE("resources the policy no longer covers leave, and their drift is resol
   f.dir.write("p.yaml", "name: p\nfiles:\n  - {path: /etc/other, mode: \"0644\"}\n");
   AgentConfig config;
   config.policy = f.dir.at("p.yaml");
-  f.snap = loadPolicyAndBaseline(config)->snapshot;
+  f.snap = loadPolicyAndBaseline(config, nullptr)->snapshot;
   auto tx = f.db->begin();
   REQUIRE(f.recorder->rejudgeStored(*f.snap, f.ids).ok());
   REQUIRE(tx->commit().ok());

@@ -26,7 +26,7 @@ std::shared_ptr<const PolicySnapshot> snapshotOf(const testing::TempDir& dir,
   AgentConfig config;
   config.policy = dir.at("p.yaml");
   config.baseline = dir.at("b.txt");
-  auto loaded = loadPolicyAndBaseline(config);
+  auto loaded = loadPolicyAndBaseline(config, nullptr);
   REQUIRE(loaded.ok());
   return loaded->snapshot;
 }

@@ -1,0 +1,133 @@
+// Fleet rules end to end: a real aggregator, a real enrolled daemon started without a local
+// policy, and `policy apply` deciding what the daemon watches, without restarting it.
+
+#include <doctest/doctest.h>
+#include <sys/stat.h>
+
+#include "tests/e2e/daemon_harness.h"
+#include "tests/e2e/fleet_harness.h"
+
+using namespace driftwatch::testing;
+using nlohmann::json;
+
+namespace {
+
+// The states the aggregator recorded for one resource of a host, oldest first.
+std::vector<std::string> statesOf(const Aggregator& agg, const std::string& host,
+                                  const std::string& resource) {
+  std::vector<std::string> out;
+  for (const auto& row : agg.adminJson({"hosts", "history", host, "--resource", resource}))
+    out.push_back(row["state"]);
+  return out;
+}
+
+json openDrift(const Aggregator& agg, const std::string& resource) {
+  for (const auto& d : agg.adminJson({"drift", "list", "--status", "open"})) {
+    if (d["resource"] == resource) return d;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("fleet rules: an enrolled daemon without a local policy watches what policy apply says") {
+  TempDir work;
+  work.write("root/srv/app/a.conf", "one\n");
+  work.write("root/srv/app/b.conf", "two\n");
+  REQUIRE(::chmod(work.at("root/srv/app/a.conf").c_str(), 0644) == 0);
+  REQUIRE(::chmod(work.at("root/srv/app/b.conf").c_str(), 0644) == 0);
+  Aggregator agg(work);
+  agg.start();
+  INFO("aggregator stderr:\n" << agg.stderrText());
+  REQUIRE(enrollAgent(agg, work.at("state"), agg.createToken("role=app")).exitCode == 0);
+  // The rules key came with the enrollment, over the pinned channel.
+  CHECK(readText(work.at("state/enrollment.json")).find("rules_public_key") != std::string::npos);
+
+  AgentDaemon daemon(work, work.at("root"),
+                     "batch_delay: 50ms\nretry_max: 1s\nheartbeat_interval: 1s\n");
+  daemon.start();
+  INFO("daemon stderr:\n" << daemon.stderrText());
+  const std::string pid = daemon.status()["pid"];
+  const std::string host = agentStatus(work.at("state"))["uplink"]["host_id"];
+  CHECK(daemon.status()["coverage"]["file_rules"] == 0);
+
+  // A policy for the host's label, and one for other hosts.
+  work.write("fleet/app.yaml",
+             "name: app\nselector: {role: app}\nfiles:\n"
+             "  - path: /srv/app/a.conf\n    mode: \"0644\"\n"
+             "  - path: /srv/app/b.conf\n    mode: \"0644\"\n");
+  work.write("fleet/db.yaml", "name: db\nselector: {role: db}\nsysctl: {vm.swappiness: \"1\"}\n");
+  REQUIRE(agg.admin({"policy", "apply", work.at("fleet")}).exitCode == 0);
+
+  // The daemon takes the rules and reports the files; the aggregator stores them.
+  REQUIRE(waitFor([&] {
+    const auto s = daemon.status();
+    return !s.is_null() && s["fleet_rules"].is_object() && s["fleet_rules"]["revision"] == 2;
+  }));
+  const auto rules = daemon.status()["fleet_rules"];
+  CHECK(rules["policies"] == json::parse(R"([{"name": "app", "version": 1}])"));
+  CHECK(rules["refused"].is_null());
+  CHECK(!rules["fetched_at"].is_null());
+  CHECK(daemon.status()["policy"] == "fleet");
+  REQUIRE(waitFor([&] { return !statesOf(agg, host, "file:/srv/app/a.conf").empty(); }));
+  REQUIRE(waitFor([&] { return !statesOf(agg, host, "file:/srv/app/b.conf").empty(); }));
+  CHECK(statesOf(agg, host, "file:/srv/app/a.conf").back().find("mode=0644") != std::string::npos);
+  CHECK(openDrift(agg, "file:/srv/app/a.conf").is_null());
+
+  // A change there: drift on the aggregator, and on the agent with the rule's origin.
+  REQUIRE(::chmod(work.at("root/srv/app/a.conf").c_str(), 0600) == 0);
+  REQUIRE(waitFor([&] { return !openDrift(agg, "file:/srv/app/a.conf").is_null(); }));
+  const auto drift = openDrift(agg, "file:/srv/app/a.conf");
+  CHECK(drift["host"] == host);
+  CHECK(drift["policy"] == "app");
+  CHECK(drift["attributes"] ==
+        json::parse(R"([{"name": "mode", "desired": "0644", "actual": "0600"}])"));
+  REQUIRE(daemon.waitDrift("file:/srv/app/a.conf", "modified"));
+  const auto local = daemon.drift("file:/srv/app/a.conf");
+  CHECK(local["rule"]["policy"] == "app");
+  CHECK(local["rule"]["file"] == "fleet:app@v1");
+
+  // A second version stops watching b.conf: the agent lets it go, the aggregator hears so.
+  work.write("fleet/app.yaml",
+             "name: app\nselector: {role: app}\nfiles:\n"
+             "  - path: /srv/app/a.conf\n    mode: \"0644\"\n");
+  REQUIRE(agg.admin({"policy", "apply", work.at("fleet/app.yaml")}).exitCode == 0);
+  REQUIRE(waitFor([&] {
+    const auto s = daemon.status();
+    return !s.is_null() && s["fleet_rules"]["revision"] == 3;
+  }));
+  CHECK(daemon.status()["fleet_rules"]["policies"] ==
+        json::parse(R"([{"name": "app", "version": 2}])"));
+  REQUIRE(
+      waitFor([&] { return statesOf(agg, host, "file:/srv/app/b.conf").back() == "unobserved"; }));
+  CHECK(daemon.status()["coverage"]["file_rules"] == 1);
+  // a.conf is still watched: its repair resolves the drift.
+  REQUIRE(::chmod(work.at("root/srv/app/a.conf").c_str(), 0644) == 0);
+  REQUIRE(waitFor([&] { return openDrift(agg, "file:/srv/app/a.conf").is_null(); }));
+
+  // All of it without a restart.
+  CHECK(daemon.running());
+  CHECK(daemon.status()["pid"] == pid);
+  CHECK(daemon.stderrText().find("fleet rules revision 3 applied: app v2") != std::string::npos);
+
+  // Offline: the daemon restarts without the aggregator and keeps the last verified rules.
+  REQUIRE(agg.stop() == 0);
+  daemon.signal(SIGTERM);
+  REQUIRE(daemon.wait(std::chrono::seconds(30)).has_value());
+  daemon.start();
+  const auto restarted = daemon.status();
+  CHECK(restarted["fleet_rules"]["revision"] == 3);
+  CHECK(restarted["coverage"]["file_rules"] == 1);
+  REQUIRE(::chmod(work.at("root/srv/app/a.conf").c_str(), 0640) == 0);
+  CHECK(daemon.waitDrift("file:/srv/app/a.conf", "modified"));
+}
+
+TEST_CASE("fleet rules: a daemon neither enrolled nor given a policy does not start") {
+  TempDir work;
+  work.mkdir("root");
+  AgentDaemon daemon(work, work.at("root"));
+  const auto r = runProcess({agentBinary(), "run", "--config", work.at("agent.yaml")});
+  CHECK(r.exitCode == 1);
+  CHECK(r.err.find("no policy") != std::string::npos);
+  CHECK(r.err.find("enroll") != std::string::npos);
+}
