@@ -31,6 +31,15 @@
 #include "common/wire/codec.h"
 #endif
 
+#if DRIFTWATCH_FUZZ_TARGET == 8
+#include <optional>
+
+#include "agent/uplink/rule_bundle_check.h"
+#include "common/crypto/signing.h"
+#include "common/policy/policy_union.h"
+#include "common/wire/codec.h"
+#endif
+
 namespace {
 
 std::string_view view(const uint8_t* data, size_t size) {
@@ -153,6 +162,46 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!again.ok() || again->seq != batch->seq || again->deltas.size() != batch->deltas.size())
       broken("batch round trip");
   }
+#elif DRIFTWATCH_FUZZ_TARGET == 8
+  // Rule bundles as an agent receives them. The first byte picks how far in the input gets: 0, a
+  // RulesResponse as the aggregator would send it (envelope, then a signature that must fail);
+  // 1, bundle bytes signed with the rules key the agent holds (decoding, host and revision
+  // checks, then the policies parsed and united as the daemon would).
+  static const std::optional<crypto::Ed25519Key> key = [] {
+    auto k = crypto::Ed25519Key::generate();
+    if (!k.ok()) broken("key");
+    return std::optional<crypto::Ed25519Key>(std::move(k).value());
+  }();
+  if (input.empty()) return 0;
+  const std::string rest(input.substr(1));
+  if (input[0] % 2 == 0) {
+    auto answer = wire::decodeRulesResponse(rest);
+    if (answer.ok() &&
+        agent::verifyRuleBundle(answer->bundle, answer->signature, key->publicKey(), "fuzz-host", 0)
+            .ok())
+      broken("a bundle not signed with the rules key was accepted");
+    return 0;
+  }
+  auto verified = agent::verifyRuleBundle(rest, key->sign(rest), key->publicKey(), "fuzz-host", 2);
+  if (!verified.ok()) return 0;
+  if (verified->bundle.hostId != "fuzz-host" || verified->bundle.revision < 2)
+    broken("a bundle for another host or an older revision was accepted");
+  auto again = wire::decodeRuleBundle(wire::encode(verified->bundle));
+  if (!again.ok() || again->policies.size() != verified->bundle.policies.size())
+    broken("bundle round trip");
+  std::vector<policy::PolicySource> sources;
+  for (const auto& p : verified->bundle.policies) {
+    auto parsed = policy::parsePolicy(p.text, "fleet:" + p.name);
+    if (!parsed.ok()) return 0;
+    policy::PolicySource source{std::move(parsed).value(), std::nullopt};
+    if (p.baseline) {
+      auto b = baseline::parseBaseline(*p.baseline, "fleet:" + p.name + " (baseline)");
+      if (!b.ok()) return 0;
+      source.baseline = std::move(b).value();
+    }
+    sources.push_back(std::move(source));
+  }
+  (void)policy::unitePolicies(std::move(sources), "fleet");
 #else
 #error "DRIFTWATCH_FUZZ_TARGET must name a target"
 #endif
