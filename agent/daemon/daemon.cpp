@@ -157,6 +157,8 @@ class Daemon::Impl {
   void onRules(RulesFetch fetch);
   // Writes what status shows about the fleet rules (meta "fleet_rules").
   void noteFleetRules();
+  // Publishes the revision in force to the uploader.
+  void noteHeld();
   void shutdown();
   void fail(const Error& error);
 
@@ -245,7 +247,10 @@ class Daemon::Impl {
   std::vector<RulesFetch> rulesFetches_;  // under uplinkLinesMutex_
   // Fleet rules in force (loop thread), and their revision for the uploader's requests.
   std::optional<VerifiedBundle> fleet_;
-  std::atomic<uint64_t> rulesRevision_{0};
+  // The revision in force and its host, for the uploader's thread.
+  std::mutex heldMutex_;
+  std::string heldHost_;       // under heldMutex_
+  uint64_t heldRevision_ = 0;  // under heldMutex_
   int64_t fetchedAtMs_ = 0;
   std::optional<std::pair<int64_t, std::string>> lastRefusal_;
   std::optional<int64_t> rulesGap_;
@@ -318,7 +323,7 @@ Status Daemon::Impl::start() {
   }
   if (!loaded.ok()) return loaded.error();
   snap_ = loaded->snapshot;
-  rulesRevision_.store(fleet_ ? fleet_->bundle.revision : 0);
+  noteHeld();
   auto root = RootFs::open(config_.root);
   if (!root.ok()) return root.error();
   root_.emplace(std::move(root).value());
@@ -516,8 +521,10 @@ void Daemon::Impl::onRules(RulesFetch fetch) {
   }
   if (fetch.kind == RulesFetch::Kind::kBundle) {
     VerifiedBundle& bundle = *fetch.bundle;
-    const uint64_t held = rulesRevision_.load();
-    if (fleet_ && bundle.bundle.revision == held) {
+    // Rules of another host id are a previous enrollment's: their revision does not count.
+    const bool sameHost = fleet_ && fleet_->bundle.hostId == bundle.bundle.hostId;
+    const uint64_t held = sameHost ? fleet_->bundle.revision : 0;
+    if (sameHost && bundle.bundle.revision == held) {
       // Asked again before the last bundle was applied: the same rules.
       fetchedAtMs_ = fetch.atMs;
       return noteFleetRules();
@@ -532,7 +539,7 @@ void Daemon::Impl::onRules(RulesFetch fetch) {
     } else {
       // Written first: a restart right after this uses these rules, never older ones.
       fleet_ = std::move(bundle);
-      rulesRevision_.store(fleet_->bundle.revision);
+      noteHeld();
       fetchedAtMs_ = fetch.atMs;
       std::string names;
       for (const auto& p : fleet_->bundle.policies)
@@ -558,6 +565,12 @@ void Daemon::Impl::onRules(RulesFetch fetch) {
   if (repeated) return;
   log_->log("error", "fleet rules refused, keeping the current rules: " + fetch.reason);
   if (!rulesGap_) openGap("rules", "fleet rules refused: " + fetch.reason, unixNow(), &rulesGap_);
+}
+
+void Daemon::Impl::noteHeld() {
+  std::lock_guard lock(heldMutex_);
+  heldHost_ = fleet_ ? fleet_->bundle.hostId : std::string();
+  heldRevision_ = fleet_ ? fleet_->bundle.revision : 0;
 }
 
 void Daemon::Impl::noteFleetRules() {
@@ -984,7 +997,10 @@ void Daemon::Impl::startUploader() {
   options.heartbeatInterval = config_.heartbeatInterval;
   options.retryMax = config_.retryMax;
   options.enrolled = &enrolled_;
-  options.rulesRevision = &rulesRevision_;
+  options.rulesRevision = [this](const std::string& hostId) -> uint64_t {
+    std::lock_guard lock(heldMutex_);
+    return hostId == heldHost_ ? heldRevision_ : 0;
+  };
   options.onRules = [this](RulesFetch fetch) {
     {
       std::lock_guard lock(uplinkLinesMutex_);

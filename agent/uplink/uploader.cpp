@@ -55,7 +55,7 @@ int64_t unixMs() {
 
 void Uploader::fetchRules(HttpsClient& client, const std::string& hostId,
                           const std::string& rulesKey) {
-  const uint64_t held = options_.rulesRevision->load();
+  const uint64_t held = options_.rulesRevision(hostId);
   const auto refused = [&](std::string why) {
     RulesFetch f;
     f.kind = RulesFetch::Kind::kRefused;
@@ -150,7 +150,7 @@ void Uploader::run() {
   auto lastBacklogDrop = Clock::time_point{};
   auto lastRules = Clock::time_point{};
   bool rulesDue = false;  // right after an enrollment is loaded
-  const bool wantRules = options_.onRules && options_.rulesRevision != nullptr;
+  const bool wantRules = options_.onRules && options_.rulesRevision;
 
   const auto setClient = [&](std::unique_ptr<HttpsClient> c) {
     std::lock_guard lock(mutex_);

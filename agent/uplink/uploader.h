@@ -48,10 +48,11 @@ struct UploaderOptions {
   // Set to whether the state directory holds an enrollment, each time that changes (the
   // daemon's outbox gate: see StateDb::setOutboxGate). May be null.
   std::atomic<bool>* enrolled = nullptr;
-  // Fleet rules: each request's outcome, and the revision the daemon has in force (it sets it
-  // once a bundle is applied). Both may be null: no rules are asked for.
+  // Fleet rules: each request's outcome, and the revision the daemon has in force for a host id
+  // (0 when its rules are another host's: an enrollment made while it runs). Called on the
+  // uploader's thread. Both may be empty: no rules are asked for.
   std::function<void(RulesFetch)> onRules;
-  std::atomic<uint64_t>* rulesRevision = nullptr;
+  std::function<uint64_t(const std::string& hostId)> rulesRevision;
 };
 
 class Uploader {

@@ -131,3 +131,46 @@ TEST_CASE("fleet rules: a daemon neither enrolled nor given a policy does not st
   CHECK(r.err.find("no policy") != std::string::npos);
   CHECK(r.err.find("enroll") != std::string::npos);
 }
+
+TEST_CASE(
+    "fleet rules: enrolled again while running, the daemon takes the new aggregator's rules") {
+  TempDir work;
+  work.write("root/srv/old.conf", "old\n");
+  work.write("root/srv/new.conf", "new\n");
+  Aggregator first(work, "first");
+  first.start();
+  INFO("first aggregator stderr:\n" << first.stderrText());
+  // Three versions on the first aggregator: revision 3.
+  for (const char* mode : {"0600", "0640", "0644"}) {
+    work.write(
+        "first.yaml",
+        std::string("name: old\nfiles:\n  - path: /srv/old.conf\n    mode: \"") + mode + "\"\n");
+    REQUIRE(first.admin({"policy", "apply", work.at("first.yaml")}).exitCode == 0);
+  }
+  REQUIRE(enrollAgent(first, work.at("state"), first.createToken("role=app")).exitCode == 0);
+  AgentDaemon daemon(work, work.at("root"),
+                     "batch_delay: 50ms\nretry_max: 1s\nheartbeat_interval: 1s\n");
+  daemon.start();
+  INFO("daemon stderr:\n" << daemon.stderrText());
+  REQUIRE(waitFor([&] {
+    const auto s = daemon.status();
+    return !s.is_null() && s["fleet_rules"].is_object() && s["fleet_rules"]["revision"] == 3;
+  }));
+
+  // A second aggregator with a single version (revision 1): lower, yet the new host's rules.
+  Aggregator second(work, "second");
+  second.start();
+  work.write("second.yaml", "name: new\nfiles:\n  - path: /srv/new.conf\n    mode: \"0644\"\n");
+  REQUIRE(second.admin({"policy", "apply", work.at("second.yaml")}).exitCode == 0);
+  REQUIRE(
+      enrollAgent(second, work.at("state"), second.createToken("role=app"), {"--force"}).exitCode ==
+      0);
+  REQUIRE(waitFor([&] {
+    const auto s = daemon.status();
+    return !s.is_null() &&
+           s["fleet_rules"]["policies"] == json::parse(R"([{"name": "new", "version": 1}])");
+  }));
+  CHECK(daemon.status()["fleet_rules"]["revision"] == 1);
+  CHECK(daemon.status()["fleet_rules"]["refused"].is_null());
+  CHECK(daemon.running());
+}
