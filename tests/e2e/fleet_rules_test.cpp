@@ -174,3 +174,50 @@ TEST_CASE(
   CHECK(daemon.status()["fleet_rules"]["refused"].is_null());
   CHECK(daemon.running());
 }
+
+TEST_CASE("fleet rules: a bundle that conflicts with the local policy is refused, as a gap") {
+  TempDir work;
+  work.write("root/srv/app.conf", "app\n");
+  REQUIRE(::chmod(work.at("root/srv/app.conf").c_str(), 0644) == 0);
+  work.write("p.yaml", "name: local\nfiles:\n  - path: /srv/app.conf\n    mode: \"0644\"\n");
+  Aggregator agg(work);
+  agg.start();
+  INFO("aggregator stderr:\n" << agg.stderrText());
+  REQUIRE(enrollAgent(agg, work.at("state"), agg.createToken("role=app")).exitCode == 0);
+  AgentDaemon daemon(work, work.at("root"),
+                     "batch_delay: 50ms\nretry_max: 1s\nheartbeat_interval: 1s\n");
+  daemon.start();
+  INFO("daemon stderr:\n" << daemon.stderrText());
+  const std::string host = agentStatus(work.at("state"))["uplink"]["host_id"];
+
+  work.write("fleet.yaml",
+             "name: tight\nselector: {role: app}\nfiles:\n"
+             "  - path: /srv/app.conf\n    mode: \"0600\"\n");
+  REQUIRE(agg.admin({"policy", "apply", work.at("fleet.yaml")}).exitCode == 0);
+  REQUIRE(waitFor([&] {
+    const auto s = daemon.status();
+    return !s.is_null() && s["fleet_rules"].is_object() && !s["fleet_rules"]["refused"].is_null();
+  }));
+  const auto s = daemon.status();
+  const std::string reason = s["fleet_rules"]["refused"]["reason"];
+  CHECK(reason.find("want different values") != std::string::npos);
+  CHECK(s["fleet_rules"]["revision"] == 0);  // nothing from the fleet is in force
+  CHECK(s["policy"] == "local");             // the local policy still is
+  bool gapOpen = false;
+  for (const auto& g : s["coverage"]["open_gaps"])
+    gapOpen = gapOpen || g["kind"] == "rules";
+  CHECK(gapOpen);
+  // The aggregator hears of the gap like any other.
+  CHECK(waitFor([&] {
+    for (const auto& g : agg.adminJson({"hosts", "gaps", host})) {
+      if (g["kind"] == "rules" && g["ended_at"].is_null()) return true;
+    }
+    return false;
+  }));
+  // Logged once, not at every fetch.
+  const std::string err = daemon.stderrText();
+  const auto first = err.find("fleet rules refused, keeping the current rules");
+  REQUIRE(first != std::string::npos);
+  CHECK(err.find("fleet rules refused, keeping the current rules", first + 1) == std::string::npos);
+  CHECK(agentStatus(work.at("state"))["fleet_rules"]["revision"] == 0);
+}
