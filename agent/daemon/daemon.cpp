@@ -254,6 +254,7 @@ class Daemon::Impl {
   int64_t fetchedAtMs_ = 0;
   std::optional<std::pair<int64_t, std::string>> lastRefusal_;
   std::optional<int64_t> rulesGap_;
+  std::optional<std::pair<std::string, uint64_t>> unusable_;  // a bundle that did not fit
   std::unique_ptr<Uploader> uploader_;
   // Last: destroyed first, so no work outlives what it uses.
   std::unique_ptr<WorkPool> pool_;
@@ -484,6 +485,7 @@ void Daemon::Impl::shutdown() {
 }
 
 void Daemon::Impl::reload() {
+  unusable_.reset();  // the local policy may now fit a bundle it did not
   auto loaded = loadPolicyAndBaseline(config_, fleet_ ? &fleet_->bundle : nullptr);
   if (!loaded.ok()) {
     // A broken policy never replaces a good one.
@@ -532,8 +534,14 @@ void Daemon::Impl::onRules(RulesFetch fetch) {
     if (bundle.bundle.revision < held) {
       fetch.reason = "revision " + std::to_string(bundle.bundle.revision) +
                      " is older than revision " + std::to_string(held) + " in force";
+    } else if (unusable_ && unusable_->first == bundle.bundle.hostId &&
+               unusable_->second == bundle.bundle.revision && lastRefusal_) {
+      // The same bundle again, and nothing local changed since it did not fit: not parsed again
+      // (its baselines may be large) until a reload or a new revision.
+      fetch.reason = lastRefusal_->second;
     } else if (auto loaded = loadPolicyAndBaseline(config_, &bundle.bundle); !loaded.ok()) {
       fetch.reason = "its policies cannot be enforced here: " + loaded.error().describe();
+      unusable_ = std::pair(bundle.bundle.hostId, bundle.bundle.revision);
     } else if (auto saved = saveFleetRules(config_.stateDir, bundle); !saved.ok()) {
       fetch.reason = "cannot keep it: " + saved.error().describe();
     } else {
