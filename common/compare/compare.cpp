@@ -21,12 +21,13 @@ constexpr std::string_view kPresent = "present";
 constexpr std::string_view kAbsent = "absent";
 
 DriftItem makeItem(ResourceKind kind, std::string name, Change change, model::Severity severity,
-                   const model::RuleRef& rule) {
+                   const model::RuleRef& rule, std::optional<std::chrono::milliseconds> settle) {
   DriftItem item;
   item.id = ResourceId{kind, std::move(name)};
   item.change = change;
   item.severity = severity;
   item.rule = rule;
+  item.settle = settle;
   return item;
 }
 
@@ -213,8 +214,8 @@ std::optional<DriftItem> compareFile(const policy::FileRule& rule,
   }
 
   if (actual.presence == Presence::kUnknown) {
-    DriftItem item =
-        makeItem(ResourceKind::kFile, actual.path, Change::kModified, rule.severity, rule.where);
+    DriftItem item = makeItem(ResourceKind::kFile, actual.path, Change::kModified, rule.severity,
+                              rule.where, rule.settle);
     item.attributes.push_back(
         attrDrift(Attr::kEnsure, std::string(desiredPresent ? kPresent : kAbsent), std::nullopt));
     item.error = actual.error;
@@ -223,8 +224,8 @@ std::optional<DriftItem> compareFile(const policy::FileRule& rule,
   const bool actualPresent = actual.presence == Presence::kPresent;
   if (!desiredPresent) {
     if (!actualPresent) return std::nullopt;
-    DriftItem item =
-        makeItem(ResourceKind::kFile, actual.path, Change::kAdded, rule.severity, rule.where);
+    DriftItem item = makeItem(ResourceKind::kFile, actual.path, Change::kAdded, rule.severity,
+                              rule.where, rule.settle);
     item.attributes.push_back(ensureDrift(false, kPresent));
     item.attributes.push_back(
         attrDrift(Attr::kType, std::nullopt, std::string(model::fileTypeName(actual.attrs.type))));
@@ -232,13 +233,13 @@ std::optional<DriftItem> compareFile(const policy::FileRule& rule,
     return item;
   }
   if (!actualPresent) {
-    DriftItem item =
-        makeItem(ResourceKind::kFile, actual.path, Change::kRemoved, rule.severity, rule.where);
+    DriftItem item = makeItem(ResourceKind::kFile, actual.path, Change::kRemoved, rule.severity,
+                              rule.where, rule.settle);
     item.attributes.push_back(ensureDrift(true, kAbsent));
     return item;
   }
-  DriftItem item =
-      makeItem(ResourceKind::kFile, actual.path, Change::kModified, rule.severity, rule.where);
+  DriftItem item = makeItem(ResourceKind::kFile, actual.path, Change::kModified, rule.severity,
+                            rule.where, rule.settle);
   compareFileAttrs(rule, base, actual, ids, item);
   if (item.attributes.empty()) return std::nullopt;
   item.error = actual.error;
@@ -264,14 +265,15 @@ std::optional<DriftItem> compareSysctl(const policy::SysctlRule& rule,
                                        const model::SysctlObservation& actual) {
   if (actual.presence == Presence::kPresent) {
     if (foldWhitespace(rule.value) == foldWhitespace(actual.value)) return std::nullopt;
-    DriftItem item =
-        makeItem(ResourceKind::kSysctl, rule.key, Change::kModified, rule.severity, rule.where);
+    DriftItem item = makeItem(ResourceKind::kSysctl, rule.key, Change::kModified, rule.severity,
+                              rule.where, rule.settle);
     item.attributes.push_back(
         attrDrift(Attr::kValue, foldWhitespace(rule.value), foldWhitespace(actual.value)));
     return item;
   }
   const Change change = actual.presence == Presence::kAbsent ? Change::kRemoved : Change::kModified;
-  DriftItem item = makeItem(ResourceKind::kSysctl, rule.key, change, rule.severity, rule.where);
+  DriftItem item =
+      makeItem(ResourceKind::kSysctl, rule.key, change, rule.severity, rule.where, rule.settle);
   item.attributes.push_back(attrDrift(Attr::kValue, foldWhitespace(rule.value), std::nullopt));
   item.error = actual.error;
   return item;
@@ -289,8 +291,8 @@ std::optional<DriftItem> comparePackage(const policy::PackageRule& rule,
                                         const model::PackageObservation& actual) {
   using Want = policy::PackageRule::Want;
   if (!actual.error.empty()) {
-    DriftItem item =
-        makeItem(ResourceKind::kPackage, rule.name, Change::kModified, rule.severity, rule.where);
+    DriftItem item = makeItem(ResourceKind::kPackage, rule.name, Change::kModified, rule.severity,
+                              rule.where, rule.settle);
     item.attributes.push_back(attrDrift(
         Attr::kEnsure, std::string(rule.want == Want::kAbsent ? kAbsent : kPresent), std::nullopt));
     item.error = actual.error;
@@ -311,15 +313,15 @@ std::optional<DriftItem> comparePackage(const policy::PackageRule& rule,
   };
   if (rule.want == Want::kAbsent) {
     if (present.empty()) return std::nullopt;
-    DriftItem item =
-        makeItem(ResourceKind::kPackage, rule.name, Change::kAdded, rule.severity, rule.where);
+    DriftItem item = makeItem(ResourceKind::kPackage, rule.name, Change::kAdded, rule.severity,
+                              rule.where, rule.settle);
     item.attributes.push_back(ensureDrift(false, kPresent));
     item.attributes.push_back(attrDrift(Attr::kVersion, std::nullopt, versions()));
     return item;
   }
   if (present.empty()) {
-    DriftItem item =
-        makeItem(ResourceKind::kPackage, rule.name, Change::kRemoved, rule.severity, rule.where);
+    DriftItem item = makeItem(ResourceKind::kPackage, rule.name, Change::kRemoved, rule.severity,
+                              rule.where, rule.settle);
     item.attributes.push_back(ensureDrift(true, kAbsent));
     if (rule.want == Want::kVersion) {
       item.attributes.push_back(attrDrift(Attr::kVersion, rule.version.text, std::nullopt));
@@ -333,8 +335,8 @@ std::optional<DriftItem> comparePackage(const policy::PackageRule& rule,
     }
     return item;
   }
-  DriftItem item =
-      makeItem(ResourceKind::kPackage, rule.name, Change::kModified, rule.severity, rule.where);
+  DriftItem item = makeItem(ResourceKind::kPackage, rule.name, Change::kModified, rule.severity,
+                            rule.where, rule.settle);
   for (const auto* inst : present) {
     if (!isInstalledState(inst->state)) {
       item.attributes.push_back(
@@ -357,8 +359,8 @@ std::optional<DriftItem> comparePackage(const policy::PackageRule& rule,
 
 std::optional<DriftItem> compareService(const policy::ServiceRule& rule,
                                         const model::ServiceObservation& actual) {
-  DriftItem item =
-      makeItem(ResourceKind::kService, rule.unit, Change::kModified, rule.severity, rule.where);
+  DriftItem item = makeItem(ResourceKind::kService, rule.unit, Change::kModified, rule.severity,
+                            rule.where, rule.settle);
   const auto text = [](bool b) { return std::string(b ? "true" : "false"); };
   if (!actual.error.empty()) {
     if (rule.enabled)
@@ -381,8 +383,8 @@ std::optional<DriftItem> compareService(const policy::ServiceRule& rule,
 std::optional<DriftItem> compareUser(const policy::UserRule& rule,
                                      const model::UserObservation& actual) {
   if (actual.presence == Presence::kUnknown) {
-    DriftItem item =
-        makeItem(ResourceKind::kUser, rule.name, Change::kModified, rule.severity, rule.where);
+    DriftItem item = makeItem(ResourceKind::kUser, rule.name, Change::kModified, rule.severity,
+                              rule.where, rule.settle);
     item.attributes.push_back(
         attrDrift(Attr::kEnsure, std::string(rule.absent ? kAbsent : kPresent), std::nullopt));
     item.error = actual.error;
@@ -391,20 +393,20 @@ std::optional<DriftItem> compareUser(const policy::UserRule& rule,
   const bool present = actual.presence == Presence::kPresent;
   if (rule.absent) {
     if (!present) return std::nullopt;
-    DriftItem item =
-        makeItem(ResourceKind::kUser, rule.name, Change::kAdded, rule.severity, rule.where);
+    DriftItem item = makeItem(ResourceKind::kUser, rule.name, Change::kAdded, rule.severity,
+                              rule.where, rule.settle);
     item.attributes.push_back(ensureDrift(false, kPresent));
     item.attributes.push_back(attrDrift(Attr::kUid, std::nullopt, std::to_string(actual.uid)));
     return item;
   }
   if (!present) {
-    DriftItem item =
-        makeItem(ResourceKind::kUser, rule.name, Change::kRemoved, rule.severity, rule.where);
+    DriftItem item = makeItem(ResourceKind::kUser, rule.name, Change::kRemoved, rule.severity,
+                              rule.where, rule.settle);
     item.attributes.push_back(ensureDrift(true, kAbsent));
     return item;
   }
-  DriftItem item =
-      makeItem(ResourceKind::kUser, rule.name, Change::kModified, rule.severity, rule.where);
+  DriftItem item = makeItem(ResourceKind::kUser, rule.name, Change::kModified, rule.severity,
+                            rule.where, rule.settle);
   if (rule.uid && *rule.uid != actual.uid) {
     item.attributes.push_back(
         attrDrift(Attr::kUid, std::to_string(*rule.uid), std::to_string(actual.uid)));
@@ -429,8 +431,8 @@ std::optional<DriftItem> compareUser(const policy::UserRule& rule,
 std::optional<DriftItem> compareGroup(const policy::GroupRule& rule,
                                       const model::GroupObservation& actual) {
   if (actual.presence == Presence::kUnknown) {
-    DriftItem item =
-        makeItem(ResourceKind::kGroup, rule.name, Change::kModified, rule.severity, rule.where);
+    DriftItem item = makeItem(ResourceKind::kGroup, rule.name, Change::kModified, rule.severity,
+                              rule.where, rule.settle);
     item.attributes.push_back(
         attrDrift(Attr::kEnsure, std::string(rule.absent ? kAbsent : kPresent), std::nullopt));
     item.error = actual.error;
@@ -439,20 +441,20 @@ std::optional<DriftItem> compareGroup(const policy::GroupRule& rule,
   const bool present = actual.presence == Presence::kPresent;
   if (rule.absent) {
     if (!present) return std::nullopt;
-    DriftItem item =
-        makeItem(ResourceKind::kGroup, rule.name, Change::kAdded, rule.severity, rule.where);
+    DriftItem item = makeItem(ResourceKind::kGroup, rule.name, Change::kAdded, rule.severity,
+                              rule.where, rule.settle);
     item.attributes.push_back(ensureDrift(false, kPresent));
     item.attributes.push_back(attrDrift(Attr::kGid, std::nullopt, std::to_string(actual.gid)));
     return item;
   }
   if (!present) {
-    DriftItem item =
-        makeItem(ResourceKind::kGroup, rule.name, Change::kRemoved, rule.severity, rule.where);
+    DriftItem item = makeItem(ResourceKind::kGroup, rule.name, Change::kRemoved, rule.severity,
+                              rule.where, rule.settle);
     item.attributes.push_back(ensureDrift(true, kAbsent));
     return item;
   }
-  DriftItem item =
-      makeItem(ResourceKind::kGroup, rule.name, Change::kModified, rule.severity, rule.where);
+  DriftItem item = makeItem(ResourceKind::kGroup, rule.name, Change::kModified, rule.severity,
+                            rule.where, rule.settle);
   if (rule.gid && *rule.gid != actual.gid) {
     item.attributes.push_back(
         attrDrift(Attr::kGid, std::to_string(*rule.gid), std::to_string(actual.gid)));

@@ -2,6 +2,7 @@
 // Drift: one resource whose actual state differs from its desired state, with the attributes
 // that differ, where the desire came from, and how much it matters. Plain values.
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <vector>
@@ -45,6 +46,8 @@ struct DriftItem {
   DriftType type = DriftType::kConfiguration;
   RuleRef rule;
   std::string error;  // set when the actual state could not be fully observed
+  // How long the drift must last before it alerts, when its rule says (see docs/policy.md).
+  std::optional<std::chrono::milliseconds> settle;
 };
 
 }  // namespace driftwatch::model

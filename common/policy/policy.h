@@ -4,6 +4,7 @@
 // typo cannot silently disable a check) and every rule remembers where it was written.
 // Immutable after parsing; safe to share between threads.
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -44,6 +45,7 @@ struct FileRule {
   model::AttrMask baselineAttrs = 0;
   IgnoreSet ignore;
   model::Severity severity = model::Severity::kMedium;
+  std::optional<std::chrono::milliseconds> settle;  // how long drift lasts before it alerts
   model::RuleRef where;
 
   bool usesBaseline() const { return baselineAttrs != 0; }
@@ -57,6 +59,7 @@ struct SysctlRule {
   std::string key;    // as written: "net.ipv4.ip_forward"
   std::string value;  // compared after folding runs of white space
   model::Severity severity = model::Severity::kMedium;
+  std::optional<std::chrono::milliseconds> settle;  // how long drift lasts before it alerts
   model::RuleRef where;
 };
 
@@ -66,6 +69,7 @@ struct PackageRule {
   Want want = Want::kPresent;
   model::VersionConstraint version;  // for kVersion
   model::Severity severity = model::Severity::kMedium;
+  std::optional<std::chrono::milliseconds> settle;  // how long drift lasts before it alerts
   model::RuleRef where;
 };
 
@@ -74,6 +78,7 @@ struct ServiceRule {
   std::optional<bool> enabled;
   std::optional<bool> masked;
   model::Severity severity = model::Severity::kMedium;
+  std::optional<std::chrono::milliseconds> settle;  // how long drift lasts before it alerts
   model::RuleRef where;
 };
 
@@ -86,6 +91,7 @@ struct UserRule {
   std::optional<std::string> shell;
   std::optional<std::string> comment;
   model::Severity severity = model::Severity::kMedium;
+  std::optional<std::chrono::milliseconds> settle;  // how long drift lasts before it alerts
   model::RuleRef where;
 };
 
@@ -95,6 +101,7 @@ struct GroupRule {
   std::optional<uint32_t> gid;
   std::optional<std::vector<std::string>> members;  // sorted; compared as an exact set
   model::Severity severity = model::Severity::kMedium;
+  std::optional<std::chrono::milliseconds> settle;  // how long drift lasts before it alerts
   model::RuleRef where;
 };
 
@@ -103,6 +110,8 @@ struct Policy {
   std::string file;  // where it was loaded from, as given
   std::string description;
   model::Severity severity = model::Severity::kMedium;
+  // The settle time of every rule that sets none; nullopt: the aggregator's default.
+  std::optional<std::chrono::milliseconds> settle;
   // The hosts a fleet policy applies to, by label; empty: every host. The offline check and
   // the daemon apply the policy they are given whatever its selector.
   model::Labels selector;

@@ -10,6 +10,7 @@
 #include "common/base/file_io.h"
 #include "common/base/paths.h"
 #include "common/base/strings.h"
+#include "common/base/units.h"
 #include "common/policy/policy.h"
 
 namespace driftwatch::policy {
@@ -66,8 +67,8 @@ class PolicyParser {
     policy_.file = file_;
 
     static const std::vector<std::string_view> kTopKeys = {
-        "name",   "description", "severity", "selector", "files",
-        "sysctl", "packages",    "services", "users",    "groups"};
+        "name",   "description", "severity", "settle", "selector", "files",
+        "sysctl", "packages",    "services", "users",  "groups"};
     const auto keys = checkKeys(root, "", kTopKeys);
 
     if (!keys.contains("name")) fail(root, "name", "missing: every policy needs a `name`");
@@ -84,6 +85,7 @@ class PolicyParser {
     if (keys.contains("description"))
       policy_.description = scalar(root["description"], "description");
     if (keys.contains("severity")) policy_.severity = severity(root["severity"], "severity");
+    if (keys.contains("settle")) policy_.settle = settle(root["settle"], "settle");
     if (keys.contains("selector")) parseSelector(root["selector"]);
 
     if (keys.contains("files")) parseFiles(root["files"]);
@@ -207,6 +209,18 @@ class PolicyParser {
          "'" + escapeBytes(text) + "' is not a severity (low, medium, high or critical)");
   }
 
+  // How long drift must last before it alerts: a duration up to a day ("0s" alerts at once).
+  std::chrono::milliseconds settle(const YAML::Node& node, std::string_view field) {
+    const std::string text = scalar(node, field);
+    const auto d = parseDuration(text);
+    if (!d || *d > std::chrono::hours(24)) {
+      fail(
+          node, field,
+          "'" + escapeBytes(text) + "' is not a settle time (a duration up to 1d, like 30s or 5m)");
+    }
+    return *d;
+  }
+
   // "present" or "absent"; returns true for absent.
   bool ensure(const YAML::Node& node, std::string_view field) {
     const std::string text = scalar(node, field);
@@ -260,12 +274,13 @@ class PolicyParser {
   FileRule parseFileRule(const YAML::Node& node, const std::string& field) {
     requireMap(node, field, "{path: /etc/motd, mode: \"0644\"}");
     static const std::vector<std::string_view> kKeys = {
-        "path",    "ensure", "type",      "mode",       "owner",  "group",   "sha256",
-        "content", "target", "recursive", "attributes", "ignore", "severity"};
+        "path",    "ensure", "type",      "mode",       "owner",  "group",    "sha256",
+        "content", "target", "recursive", "attributes", "ignore", "severity", "settle"};
     const auto keys = checkKeys(node, field, kKeys);
     FileRule rule;
     rule.where = ruleRef(node, field);
     rule.severity = policy_.severity;
+    rule.settle = policy_.settle;
     if (!keys.contains("path")) fail(node, field, "missing `path`");
     {
       const YAML::Node p = node["path"];
@@ -275,6 +290,7 @@ class PolicyParser {
     }
     const auto sub = [&](std::string_view key) { return field + "." + std::string(key); };
     if (keys.contains("severity")) rule.severity = severity(node["severity"], sub("severity"));
+    if (keys.contains("settle")) rule.settle = settle(node["settle"], sub("settle"));
     if (keys.contains("ensure")) rule.absent = ensure(node["ensure"], sub("ensure"));
     if (keys.contains("recursive")) rule.recursive = boolean(node["recursive"], sub("recursive"));
     if (keys.contains("type")) {
@@ -358,7 +374,8 @@ class PolicyParser {
     const AttrMask explicitMask = rule.explicitAttrs();
     if (rule.absent) {
       if (explicitMask != 0 || listed != 0 || rule.recursive || !rule.ignore.empty()) {
-        fail(node, field, "`ensure: absent` takes no other attributes (only path and severity)");
+        fail(node, field,
+             "`ensure: absent` takes no other attributes (only path, severity and settle)");
       }
       return rule;
     }
@@ -444,12 +461,14 @@ class PolicyParser {
       if (!validKey) fail(it->first, field, "is not a sysctl key (like net.ipv4.ip_forward)");
       rule.where = ruleRef(it->first, field);
       rule.severity = policy_.severity;
+      rule.settle = policy_.settle;
       const YAML::Node v = it->second;
       if (v.IsMap()) {
-        const auto keys = checkKeys(v, field, {"value", "severity"});
+        const auto keys = checkKeys(v, field, {"value", "severity", "settle"});
         if (!keys.contains("value")) fail(v, field, "missing `value`");
         rule.value = scalar(v["value"], field + ".value");
         if (keys.contains("severity")) rule.severity = severity(v["severity"], field + ".severity");
+        if (keys.contains("settle")) rule.settle = settle(v["settle"], field + ".settle");
       } else {
         rule.value = scalar(v, field);
       }
@@ -507,10 +526,12 @@ class PolicyParser {
       }
       rule.where = ruleRef(it->first, field);
       rule.severity = policy_.severity;
+      rule.settle = policy_.settle;
       const YAML::Node v = it->second;
       if (v.IsMap()) {
-        const auto keys = checkKeys(v, field, {"ensure", "version", "severity"});
+        const auto keys = checkKeys(v, field, {"ensure", "version", "severity", "settle"});
         if (keys.contains("severity")) rule.severity = severity(v["severity"], field + ".severity");
+        if (keys.contains("settle")) rule.settle = settle(v["settle"], field + ".settle");
         if (keys.contains("ensure") && keys.contains("version")) {
           if (ensure(v["ensure"], field + ".ensure")) {
             fail(v, field, "an absent package cannot have a version");
@@ -559,12 +580,14 @@ class PolicyParser {
       }
       rule.where = ruleRef(it->first, field);
       rule.severity = policy_.severity;
+      rule.settle = policy_.settle;
       const YAML::Node v = it->second;
       requireMap(v, field, "{enabled: true}");
-      const auto keys = checkKeys(v, field, {"enabled", "masked", "severity"});
+      const auto keys = checkKeys(v, field, {"enabled", "masked", "severity", "settle"});
       if (keys.contains("enabled")) rule.enabled = boolean(v["enabled"], field + ".enabled");
       if (keys.contains("masked")) rule.masked = boolean(v["masked"], field + ".masked");
       if (keys.contains("severity")) rule.severity = severity(v["severity"], field + ".severity");
+      if (keys.contains("settle")) rule.settle = settle(v["settle"], field + ".settle");
       if (!rule.enabled && !rule.masked)
         fail(v, field, "say what to check: `enabled` and/or `masked`");
       if (rule.enabled.value_or(false) && rule.masked.value_or(false)) {
@@ -595,12 +618,13 @@ class PolicyParser {
       checkAccountName(it->first, rule.name, field);
       rule.where = ruleRef(it->first, field);
       rule.severity = policy_.severity;
+      rule.settle = policy_.settle;
       const YAML::Node v = it->second;
       if (!v.IsMap()) {
         rule.absent = ensure(v, field);
       } else {
-        const auto keys =
-            checkKeys(v, field, {"ensure", "uid", "gid", "home", "shell", "comment", "severity"});
+        const auto keys = checkKeys(
+            v, field, {"ensure", "uid", "gid", "home", "shell", "comment", "severity", "settle"});
         if (keys.contains("ensure")) rule.absent = ensure(v["ensure"], field + ".ensure");
         if (keys.contains("uid")) rule.uid = id(v["uid"], field + ".uid");
         if (keys.contains("gid")) rule.gid = id(v["gid"], field + ".gid");
@@ -608,7 +632,8 @@ class PolicyParser {
         if (keys.contains("shell")) rule.shell = fieldText(v["shell"], field + ".shell");
         if (keys.contains("comment")) rule.comment = fieldText(v["comment"], field + ".comment");
         if (keys.contains("severity")) rule.severity = severity(v["severity"], field + ".severity");
-        if (rule.absent && keys.size() > 1 + (keys.contains("severity") ? 1 : 0)) {
+        if (keys.contains("settle")) rule.settle = settle(v["settle"], field + ".settle");
+        if (rule.absent && keys.size() > 1 + keys.count("severity") + keys.count("settle")) {
           fail(v, field, "an absent user takes no other attributes");
         }
       }
@@ -636,14 +661,16 @@ class PolicyParser {
       checkAccountName(it->first, rule.name, field);
       rule.where = ruleRef(it->first, field);
       rule.severity = policy_.severity;
+      rule.settle = policy_.settle;
       const YAML::Node v = it->second;
       if (!v.IsMap()) {
         rule.absent = ensure(v, field);
       } else {
-        const auto keys = checkKeys(v, field, {"ensure", "gid", "members", "severity"});
+        const auto keys = checkKeys(v, field, {"ensure", "gid", "members", "severity", "settle"});
         if (keys.contains("ensure")) rule.absent = ensure(v["ensure"], field + ".ensure");
         if (keys.contains("gid")) rule.gid = id(v["gid"], field + ".gid");
         if (keys.contains("severity")) rule.severity = severity(v["severity"], field + ".severity");
+        if (keys.contains("settle")) rule.settle = settle(v["settle"], field + ".settle");
         if (keys.contains("members")) {
           const YAML::Node m = v["members"];
           if (!m.IsSequence())
@@ -662,7 +689,7 @@ class PolicyParser {
           }
           rule.members = std::move(members);
         }
-        if (rule.absent && keys.size() > 1 + (keys.contains("severity") ? 1 : 0)) {
+        if (rule.absent && keys.size() > 1 + keys.count("severity") + keys.count("settle")) {
           fail(v, field, "an absent group takes no other attributes");
         }
       }

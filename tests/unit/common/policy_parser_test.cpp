@@ -247,3 +247,49 @@ TEST_CASE("a selector names the host labels a fleet policy applies to") {
         std::string::npos);
   CHECK(parseError("name: x\nselector: {role: [a]}\n").find("selector.role") != std::string::npos);
 }
+
+TEST_CASE("settle: a duration per rule, or for the whole policy, up to a day") {
+  using std::chrono::milliseconds;
+  const Policy p = parseOk(R"(name: web
+settle: 2m
+files:
+  - path: /etc/motd
+    mode: "0644"
+  - path: /etc/shadow
+    mode: "0640"
+    settle: 0s
+  - path: /etc/gone
+    ensure: absent
+    settle: 5s
+sysctl:
+  vm.swappiness: {value: "1", settle: 10s}
+packages:
+  openssh-server: {ensure: present, settle: 1h}
+services:
+  ssh.service: {enabled: true, settle: 500ms}
+users:
+  bob: {ensure: absent, settle: 1d}
+groups:
+  ops: {gid: 1200, settle: 30s}
+)");
+  CHECK(p.settle == milliseconds(120'000));
+  CHECK(p.files[0].settle == milliseconds(120'000));
+  CHECK(p.files[1].settle == milliseconds(0));
+  CHECK(p.files[2].settle == milliseconds(5'000));
+  CHECK(p.sysctl[0].settle == milliseconds(10'000));
+  CHECK(p.packages[0].settle == milliseconds(3'600'000));
+  CHECK(p.services[0].settle == milliseconds(500));
+  CHECK(p.users[0].settle == milliseconds(86'400'000));
+  CHECK(p.groups[0].settle == milliseconds(30'000));
+  // Without it, the aggregator's alerts.settle decides.
+  CHECK_FALSE(parseOk("name: a\nfiles:\n  - {path: /etc/motd, mode: \"0644\"}\n").files[0].settle);
+}
+
+TEST_CASE("a bad settle time is an error at its place") {
+  CHECK(parseError("name: a\nsettle: soon\n") ==
+        "p.yaml:2:9: settle: 'soon' is not a settle time (a duration up to 1d, like 30s or 5m)");
+  CHECK(parseError("name: a\nfiles:\n  - {path: /etc/motd, mode: \"0644\", settle: 2d}\n")
+            .find("p.yaml:3:45: files[0].settle: '2d' is not a settle time") != std::string::npos);
+  CHECK(parseError("name: a\nsysctl:\n  vm.swappiness: {value: \"1\", settle: -1s}\n")
+            .find("sysctl.vm.swappiness.settle") != std::string::npos);
+}
