@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
+#include "aggregator/alert/alert_queue.h"
+#include "aggregator/alert/alert_worker.h"
 #include "aggregator/audit/audit_log.h"
 #include "aggregator/cli/admin_support.h"
 #include "aggregator/config/aggregator_config.h"
@@ -77,7 +79,16 @@ int runServe(const ServeArgs& args) {
   if (!rulesKey.ok()) return fail(rulesKey.error());
   EnrollmentService enrollment(*store, *audit, identity->ca, config->clientCertDays,
                                rulesKey->publicKey());
-  ReportProcessor reports(*store, *audit);
+  // Alerts: queued by the store thread with the drift that causes them, sent by the worker
+  // once that commit is done.
+  auto alertWorker = AlertWorker::start(
+      config->dataDir, config->alerts,
+      [](const std::string& line) { std::cerr << "driftwatch-aggregator: " << line << std::endl; });
+  if (!alertWorker.ok()) return fail(alertWorker.error());
+  AlertQueue alertQueue(*store, config->alerts.settle);
+  ReportProcessor reports(*store, *audit, &alertQueue, [&] {
+    if (alertQueue.takeChanged()) (*alertWorker)->wake();
+  });
   RulesService rules(*store, *audit, std::move(rulesKey).value());
   auto gate = ReportGate::open(config->dataDir);
   if (!gate.ok()) return fail(gate.error());
@@ -104,18 +115,23 @@ int runServe(const ServeArgs& args) {
             << "listening on https://" << shown << " (TLS " << config->tlsMinVersion
             << (config->tlsMinVersion == "1.3" ? " only" : " and up") << ", data in "
             << config->dataDir << ")" << std::endl;
+  std::cout << "alerts: " << config->alerts.receivers.size() << " receiver(s)";
+  for (const auto& r : config->alerts.receivers)
+    std::cout << " " << r.name << " (" << receiverTypeName(r.type) << ")";
+  std::cout << ", settle " << config->alerts.settle.count() << " ms" << std::endl;
   std::optional<PolicyWatcher> policyWatch;
   if (!config->policyDir.empty()) {
     std::cout << "applying the policies in " << config->policyDir << " when they change (every "
               << config->policyPollInterval.count() << " ms)" << std::endl;
     policyWatch.emplace(PolicyWatchOptions{config->policyDir, config->dataDir, config->auditLog,
-                                           config->policyPollInterval},
+                                           config->policyPollInterval, config->alerts.settle},
                         [](const std::string& line) {
                           std::cerr << "driftwatch-aggregator: " << line << std::endl;
                         });
   }
   (*server)->run();
   policyWatch.reset();
+  alertWorker->reset();
   std::cout << "stopped" << std::endl;
   return kExitOk;
 }

@@ -83,6 +83,14 @@ struct MaintenanceArgs {
   long long id = 0;  // end
 };
 
+struct AlertArgs {
+  CommonArgs common;
+  std::string status;  // list: pending, firing, acknowledged, resolved, all (default: unresolved)
+  std::string host;    // list: only this host
+  long long id = 0;    // ack, retry
+  std::string by;      // ack: who (default: the login user)
+};
+
 int runServe(const ServeArgs& args);
 int runTokenCreate(const TokenCreateArgs& args);
 int runTokenList(const CommonArgs& args);
@@ -106,5 +114,9 @@ int runWaive(const DecisionArgs& args);
 int runMaintenanceAdd(const MaintenanceArgs& args);
 int runMaintenanceList(const MaintenanceArgs& args);
 int runMaintenanceEnd(const MaintenanceArgs& args);
+int runAlertsList(const AlertArgs& args);
+int runAlertsAck(const AlertArgs& args);
+int runAlertsDeliveries(const AlertArgs& args);
+int runAlertsRetry(const AlertArgs& args);
 
 }  // namespace driftwatch::aggregator

@@ -217,6 +217,37 @@ int main(int argc, char** argv) {
       ->required();
   maintenanceEndCmd->add_option("--by", maintenanceEnd.by, "Who (default: the login user)");
 
+  auto* alertsCmd = app.add_subcommand("alerts", "Alerts raised from drift, and their delivery");
+  alertsCmd->require_subcommand(1);
+  AlertArgs alertsList;
+  auto* alertsListCmd = alertsCmd->add_subcommand(
+      "list", "List alerts: status, severity, host, resource, when they fired and were acked");
+  addCommon(*alertsListCmd, alertsList.common, true);
+  alertsListCmd->add_option("--status", alertsList.status,
+                            "pending, firing, acknowledged, resolved or all (default: all but "
+                            "resolved)");
+  alertsListCmd->add_option("--host", alertsList.host, "Only this host (see hosts list)");
+  AlertArgs alertsAck;
+  auto* alertsAckCmd =
+      alertsCmd->add_subcommand("ack", "Acknowledge a firing alert: someone is on it");
+  addCommon(*alertsAckCmd, alertsAck.common, false);
+  alertsAckCmd->add_option("id", alertsAck.id, "Alert id (see alerts list)")->required();
+  alertsAckCmd->add_option("--by", alertsAck.by, "Who (default: the login user)");
+  AlertArgs alertsDeliveries;
+  auto* alertsDeliveriesCmd = alertsCmd->add_subcommand(
+      "deliveries", "List notification deliveries to receivers: dead letters by default");
+  addCommon(*alertsDeliveriesCmd, alertsDeliveries.common, true);
+  alertsDeliveries.status = "dead";
+  alertsDeliveriesCmd
+      ->add_option("--status", alertsDeliveries.status, "dead, pending, delivered or all")
+      ->capture_default_str();
+  AlertArgs alertsRetry;
+  auto* alertsRetryCmd =
+      alertsCmd->add_subcommand("retry", "Send a dead delivery again (after fixing its receiver)");
+  addCommon(*alertsRetryCmd, alertsRetry.common, false);
+  alertsRetryCmd->add_option("id", alertsRetry.id, "Delivery id (see alerts deliveries)")
+      ->required();
+
   if (auto code = driftwatch::cli::parseArgs(app, argc, argv, "driftwatch-aggregator", kExitError))
     return *code;
 
@@ -243,6 +274,10 @@ int main(int argc, char** argv) {
     if (*maintenanceAddCmd) return runMaintenanceAdd(maintenanceAdd);
     if (*maintenanceListCmd) return runMaintenanceList(maintenanceList);
     if (*maintenanceEndCmd) return runMaintenanceEnd(maintenanceEnd);
+    if (*alertsListCmd) return runAlertsList(alertsList);
+    if (*alertsAckCmd) return runAlertsAck(alertsAck);
+    if (*alertsDeliveriesCmd) return runAlertsDeliveries(alertsDeliveries);
+    if (*alertsRetryCmd) return runAlertsRetry(alertsRetry);
   } catch (const std::exception& e) {
     std::cerr << "driftwatch-aggregator: internal error: " << e.what() << "\n";
     return kExitError;

@@ -7,6 +7,7 @@
 #include <pwd.h>
 #include <unistd.h>
 
+#include "aggregator/alert/alert_queue.h"
 #include "aggregator/audit/audit_log.h"
 #include "aggregator/cli/admin_support.h"
 #include "aggregator/cli/commands.h"
@@ -93,6 +94,10 @@ int runPolicyApply(const PolicyArgs& args) {
   request.appliedBy = whoAmI();
   request.message = args.message;
   request.now = nowSeconds();
+  // Drift the new versions open queues alerts in the same transaction; a serving aggregator's
+  // dispatcher picks them up.
+  AlertQueue alerts(opened->store, opened->config.alerts.settle);
+  request.driftListener = &alerts;
   auto outcome = applyPolicies(opened->store, *audit, request);
   if (!outcome.ok()) return fail(outcome.error());
   if (args.common.format == "json") {
@@ -116,8 +121,10 @@ int runPolicyRemove(const PolicyArgs& args) {
   if (!opened.ok()) return fail(opened.error());
   auto audit = AuditLog::open(opened->store, opened->config.auditLog);
   if (!audit.ok()) return fail(audit.error());
-  auto outcome =
-      removePolicies(opened->store, *audit, args.names, whoAmI(), args.message, nowSeconds());
+  // The drift a removed policy found resolves, and so do its alerts, in the same transaction.
+  AlertQueue alerts(opened->store, opened->config.alerts.settle);
+  auto outcome = removePolicies(opened->store, *audit, args.names, whoAmI(), args.message,
+                                nowSeconds(), &alerts);
   if (!outcome.ok()) return fail(outcome.error());
   if (args.common.format == "json") {
     json out = json::array();

@@ -11,19 +11,37 @@ namespace driftwatch::aggregator {
 
 Result<AggregatorConfig> parseAggregatorConfig(std::string_view text, std::string_view fileName) {
   AggregatorConfig config;
-  static constexpr std::string_view kKeys[] = {"data_dir",         "listen",
-                                               "server_names",     "tls_min_version",
-                                               "ca_cert",          "ca_key",
-                                               "server_cert",      "server_key",
-                                               "client_cert_days", "audit_log",
-                                               "threads",          "max_connections",
-                                               "request_timeout",  "max_connections_per_address",
-                                               "policy_dir",       "policy_poll_interval",
-                                               "creep_after",      "recurring_after"};
-  auto s =
-      config::forEachSetting(text, fileName, kKeys, [&](const config::Setting& setting) -> Status {
+  static constexpr std::string_view kKeys[] = {"data_dir",
+                                               "listen",
+                                               "server_names",
+                                               "tls_min_version",
+                                               "ca_cert",
+                                               "ca_key",
+                                               "server_cert",
+                                               "server_key",
+                                               "client_cert_days",
+                                               "audit_log",
+                                               "threads",
+                                               "max_connections",
+                                               "request_timeout",
+                                               "max_connections_per_address",
+                                               "policy_dir",
+                                               "policy_poll_interval",
+                                               "creep_after",
+                                               "recurring_after",
+                                               "alerts"};
+  static constexpr std::string_view kSections[] = {"alerts"};
+  auto s = config::forEachSetting(
+      text, fileName, kKeys,
+      [&](const config::Setting& setting) -> Status {
         const std::string& key = setting.key;
         const std::string& v = setting.value;
+        if (key == "alerts") {
+          auto alerts = parseAlertsConfig(text, fileName);
+          if (!alerts.ok()) return alerts.error();
+          config.alerts = std::move(alerts).value();
+          return {};
+        }
         if (key == "server_names") {
           const std::vector<std::string> names =
               setting.isList ? setting.items : std::vector<std::string>{v};
@@ -96,7 +114,8 @@ Result<AggregatorConfig> parseAggregatorConfig(std::string_view text, std::strin
           config.recurringAfter = static_cast<int>(n);
         }
         return {};
-      });
+      },
+      kSections);
   if (!s.ok()) return s.error();
   const int given = !config.caCert.empty() + !config.caKey.empty() + !config.serverCert.empty() +
                     !config.serverKey.empty();

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "aggregator/alert/alert_config.h"
 #include "common/base/result.h"
 
 namespace driftwatch::aggregator {
@@ -44,6 +45,7 @@ struct AggregatorConfig {
   // A resource whose drift came back this many times after it resolved is flagged recurring:
   // a fix that did not remove the cause.
   int recurringAfter = 2;
+  AlertsConfig alerts;  // the `alerts:` section
 };
 
 Result<AggregatorConfig> loadAggregatorConfig(const std::string& path, bool required);

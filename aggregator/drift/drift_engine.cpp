@@ -78,6 +78,8 @@ void merge(DriftItem& into, DriftItem&& other) {
     if (!known) into.attributes.push_back(std::move(attr));
   }
   into.severity = std::max(into.severity, other.severity);
+  // The most urgent rule decides how long the drift must last before it alerts.
+  if (other.settle && (!into.settle || *other.settle < *into.settle)) into.settle = other.settle;
   if (into.error.empty()) into.error = std::move(other.error);
 }
 
@@ -364,6 +366,7 @@ Status DriftEngine::reconcile(const HostRecord& host, const std::string& resourc
     if (!active) return {};
     auto resolved = store_.resolveDrift(host.id, resource, now);
     if (!resolved.ok()) return resolved.error();
+    if (listener_ != nullptr && *resolved) return listener_->resolved(host.id, resource, now);
     return {};
   }
   DriftRecord next = recordOf(host, resource, judged);
@@ -375,7 +378,9 @@ Status DriftEngine::reconcile(const HostRecord& host, const std::string& resourc
     next.direction = std::string(directionName(direction));
     next.firstSeen = now;
     if (*existing) next.reopened = (*existing)->reopened + 1;
-    return store_.putDrift(next);
+    if (auto s = store_.putDrift(next); !s.ok()) return s;
+    if (listener_ != nullptr) return listener_->opened(next, judged.item->settle, now);
+    return {};
   }
   const DriftRecord& before = **existing;
   next.firstSeen = before.firstSeen;
@@ -385,6 +390,7 @@ Status DriftEngine::reconcile(const HostRecord& host, const std::string& resourc
   next.direction = direction == DriftDirection::kDefinition && !sameDesired(before, next)
                        ? std::string(directionName(direction))
                        : before.direction;
+  bool reopened = false;  // an item that was decided on and alerts again
   if (before.status == kDriftAccepted) {
     if (sameActual(before.accepted, next.attributes)) {
       keepDecision(before, next);
@@ -392,12 +398,21 @@ Status DriftEngine::reconcile(const HostRecord& host, const std::string& resourc
       // The host moved on from what was accepted: that is new drift, from now.
       next.firstSeen = now;
       next.direction = std::string(directionName(direction));
+      reopened = true;
     }
   } else if (before.status == kDriftWaived) {
     // Past its expiry the waiver no longer holds: the item is open again (and alerts).
-    if (before.waivedUntil && *before.waivedUntil > now) keepDecision(before, next);
+    if (before.waivedUntil && *before.waivedUntil > now) {
+      keepDecision(before, next);
+    } else {
+      reopened = true;
+    }
   }
-  return store_.putDrift(next);
+  if (auto s = store_.putDrift(next); !s.ok()) return s;
+  if (listener_ == nullptr || next.status != kDriftOpen) return {};  // decided: no alert
+  if (reopened) return listener_->opened(next, judged.item->settle, now);
+  // A report judged again is a later observation of the same drift; a policy apply is not.
+  return listener_->stillOpen(next, direction == DriftDirection::kManaged, now);
 }
 
 Status DriftEngine::evaluate(const HostRecord& host, const std::set<std::string>& resources,

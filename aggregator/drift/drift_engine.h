@@ -14,6 +14,9 @@
 // opens no transaction of its own: callers run it inside the transaction (or savepoint) that
 // changed the state or the policies, so that drift and what it was judged from never disagree.
 //
+// A DriftListener, when given, hears of every item that opens, stays open or resolves, in the
+// same transaction (the alert queue).
+//
 // Not thread-safe: one engine per store thread, like the FleetStore it uses (it keeps the
 // parsed policies between calls).
 
@@ -26,6 +29,7 @@
 #include <string_view>
 #include <vector>
 
+#include "aggregator/drift/drift_listener.h"
 #include "aggregator/store/fleet_store.h"
 #include "common/base/result.h"
 #include "common/baseline/baseline.h"
@@ -90,7 +94,8 @@ struct Judgement {
 
 class DriftEngine {
  public:
-  explicit DriftEngine(const FleetStore& store) : store_(store) {}
+  explicit DriftEngine(const FleetStore& store, DriftListener* listener = nullptr)
+      : store_(store), listener_(listener) {}
 
   // After a delta batch of `host` was applied: judges the resources it touched ("file:/etc/motd",
   // as stored). `now` is the aggregator's clock, ms.
@@ -121,6 +126,7 @@ class DriftEngine {
                    DriftDirection direction, int64_t now);
 
   const FleetStore& store_;
+  DriftListener* listener_;
   DesiredState desired_;
 };
 

@@ -78,12 +78,12 @@ PolicyVersion removal(const PolicyVersion& newest, const std::string& by,
 // Judges the hosts the changed policies select, in the same transaction: the new versions and
 // the drift they cause (or resolve) commit together.
 Status judgeAndCommit(const FleetStore& store, const std::vector<ApplyOutcome>& outcomes,
-                      int64_t now, sqlite::Transaction& tx) {
+                      int64_t now, DriftListener* listener, sqlite::Transaction& tx) {
   std::set<std::string> changed;
   for (const auto& o : outcomes) {
     if (o.changed) changed.insert(o.name);
   }
-  DriftEngine drift(store);
+  DriftEngine drift(store, listener);
   if (auto s = drift.onPoliciesChanged(changed, now * 1000); !s.ok()) return s;
   return tx.commit();
 }
@@ -202,7 +202,8 @@ Result<std::vector<ApplyOutcome>> applyPolicies(const FleetStore& store, AuditLo
     if (auto s = store.addPolicyVersion(v); !s.ok()) return s.error();
     out.push_back({v.name, v.version, true, true});
   }
-  if (auto s = judgeAndCommit(store, out, request.now, *tx); !s.ok()) return s.error();
+  if (auto s = judgeAndCommit(store, out, request.now, request.driftListener, *tx); !s.ok())
+    return s.error();
   auditOutcomes(audit, out, request.appliedBy, request.message);
   return out;
 }
@@ -210,7 +211,8 @@ Result<std::vector<ApplyOutcome>> applyPolicies(const FleetStore& store, AuditLo
 Result<std::vector<ApplyOutcome>> removePolicies(const FleetStore& store, AuditLog& audit,
                                                  const std::vector<std::string>& names,
                                                  const std::string& removedBy,
-                                                 const std::string& message, int64_t now) {
+                                                 const std::string& message, int64_t now,
+                                                 DriftListener* listener) {
   if (names.empty())
     return makeError(ErrorCode::kInvalidInput, "no policy to remove", "policy remove");
   auto tx = store.begin();
@@ -235,7 +237,7 @@ Result<std::vector<ApplyOutcome>> removePolicies(const FleetStore& store, AuditL
     if (auto s = store.addPolicyVersion(v); !s.ok()) return s.error();
     out.push_back({v.name, v.version, true, true});
   }
-  if (auto s = judgeAndCommit(store, out, now, *tx); !s.ok()) return s.error();
+  if (auto s = judgeAndCommit(store, out, now, listener, *tx); !s.ok()) return s.error();
   auditOutcomes(audit, out, removedBy, message);
   return out;
 }

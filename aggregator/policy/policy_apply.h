@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "aggregator/audit/audit_log.h"
+#include "aggregator/drift/drift_listener.h"
 #include "aggregator/store/fleet_store.h"
 #include "common/base/result.h"
 
@@ -26,16 +27,20 @@ struct PolicySource {
   std::string gitCommit;                // see policy_source.h
 };
 
+// Every member has a default, so callers name only what they set ({.policies = ..., ...}).
 struct ApplyRequest {
-  std::vector<PolicySource> policies;
-  std::string appliedBy;
-  std::string message;
+  std::vector<PolicySource> policies{};
+  std::string appliedBy{};
+  std::string message{};
   int64_t now = 0;  // unix seconds
   // Also remove every stored policy whose newest version `appliedBy` applied from a file in
   // `pruneDirectory` and that `policies` no longer has: a watched directory whose file was
   // deleted (another directory's policies are not this one's to remove).
   bool prune = false;
-  std::string pruneDirectory;
+  std::string pruneDirectory{};
+  // Told of the drift the new versions open and resolve, in the apply's transaction (the
+  // alert queue); may be null.
+  DriftListener* driftListener = nullptr;
 };
 
 struct ApplyOutcome {
@@ -56,7 +61,8 @@ Result<std::vector<ApplyOutcome>> applyPolicies(const FleetStore& store, AuditLo
 Result<std::vector<ApplyOutcome>> removePolicies(const FleetStore& store, AuditLog& audit,
                                                  const std::vector<std::string>& names,
                                                  const std::string& removedBy,
-                                                 const std::string& message, int64_t now);
+                                                 const std::string& message, int64_t now,
+                                                 DriftListener* listener = nullptr);
 
 // The SHA-256 that tells whether a policy (and its baseline) changed.
 std::string policyDigest(const std::string& text, const std::optional<std::string>& baseline);

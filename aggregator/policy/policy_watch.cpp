@@ -3,6 +3,7 @@
 #include <ctime>
 #include <filesystem>
 
+#include "aggregator/alert/alert_queue.h"
 #include "aggregator/audit/audit_log.h"
 #include "aggregator/policy/policy_apply.h"
 #include "aggregator/policy/policy_source.h"
@@ -94,6 +95,8 @@ void PolicyWatcher::poll() {
   std::error_code ec;
   request.pruneDirectory =
       std::filesystem::absolute(options_.directory, ec).lexically_normal().string();
+  AlertQueue alerts(*store, options_.alertSettle);
+  request.driftListener = &alerts;
   auto outcome = applyPolicies(*store, *audit, request);
   lastContent_ = content;  // refused content is not retried until it changes
   if (!outcome.ok()) {

@@ -20,6 +20,7 @@ struct PolicyWatchOptions {
   std::string dataDir;
   std::string auditLog;  // the audit log file, as the server writes it
   std::chrono::milliseconds interval{std::chrono::seconds(10)};
+  std::chrono::milliseconds alertSettle{std::chrono::seconds(30)};  // alerts.settle
 };
 
 class PolicyWatcher {

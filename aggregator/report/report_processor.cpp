@@ -104,7 +104,9 @@ std::vector<HttpResponse> ReportProcessor::handleMany(
     std::fprintf(stderr, "driftwatch-aggregator: error: %s\n", s.error().describe().c_str());
     for (auto& response : out)
       response = refused(503, "the fleet store failed; retry later");
+    return out;
   }
+  if (committed_) committed_();
   return out;
 }
 

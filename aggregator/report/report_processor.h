@@ -25,6 +25,7 @@
 // Runs on the store thread.
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <vector>
 
@@ -37,8 +38,11 @@ namespace driftwatch::aggregator {
 
 class ReportProcessor {
  public:
-  ReportProcessor(FleetStore& store, AuditLog& audit)
-      : store_(store), audit_(audit), drift_(store) {}
+  // `drift`: told of the drift items reports open, keep open and resolve (the alert queue);
+  // `committed`: called after each group's transaction committed.
+  ReportProcessor(FleetStore& store, AuditLog& audit, DriftListener* drift = nullptr,
+                  std::function<void()> committed = {})
+      : store_(store), audit_(audit), drift_(store, drift), committed_(std::move(committed)) {}
 
   HttpResponse handle(const HttpRequest& request);
   // The answers to `requests`, in order, committed together.
@@ -51,6 +55,7 @@ class ReportProcessor {
   FleetStore& store_;
   AuditLog& audit_;
   DriftEngine drift_;
+  std::function<void()> committed_;
 };
 
 }  // namespace driftwatch::aggregator

@@ -160,6 +160,55 @@ CREATE TABLE maintenance_windows (
 );
 CREATE INDEX maintenance_by_end ON maintenance_windows (ends_at);
 )sql",
+    // Alerts (aggregator/alert/alert_store.h): at most one unresolved alert per kind, host and
+    // resource; the notifications that list them, as sent; one delivery per notification and
+    // receiver, with its idempotency key and retry state.
+    R"sql(
+CREATE TABLE alerts (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  kind TEXT NOT NULL,
+  host TEXT NOT NULL,
+  resource TEXT NOT NULL,
+  severity TEXT NOT NULL,
+  policy TEXT NOT NULL,
+  rule TEXT NOT NULL,
+  summary TEXT NOT NULL,
+  status TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  fires_at INTEGER NOT NULL,
+  fired_at INTEGER,
+  acked_by TEXT,
+  acked_at INTEGER,
+  resolved_at INTEGER,
+  notified INTEGER NOT NULL DEFAULT 0,
+  resolve_notified INTEGER NOT NULL DEFAULT 0
+);
+CREATE UNIQUE INDEX alerts_unresolved ON alerts (kind, host, resource) WHERE status != 'resolved';
+CREATE INDEX alerts_by_status ON alerts (status, fires_at);
+CREATE TABLE notifications (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  host TEXT NOT NULL,
+  event TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  body TEXT NOT NULL
+);
+CREATE TABLE deliveries (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  notification INTEGER NOT NULL REFERENCES notifications (id),
+  receiver TEXT NOT NULL,
+  idempotency_key TEXT NOT NULL UNIQUE,
+  status TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL,
+  last_attempt_at INTEGER,
+  last_error TEXT NOT NULL DEFAULT '',
+  delivered_at INTEGER,
+  created_at INTEGER NOT NULL,
+  UNIQUE (notification, receiver)
+);
+CREATE INDEX deliveries_by_status ON deliveries (status, next_attempt_at);
+CREATE INDEX deliveries_by_receiver ON deliveries (receiver, last_attempt_at);
+)sql",
 };
 
 constexpr std::string_view kHostColumns =

@@ -26,7 +26,8 @@ Error Setting::bad(std::string_view shape) const {
 
 Status forEachSetting(std::string_view text, std::string_view fileName,
                       std::span<const std::string_view> knownKeys,
-                      const std::function<Status(const Setting&)>& fn) {
+                      const std::function<Status(const Setting&)>& fn,
+                      std::span<const std::string_view> sectionKeys) {
   YAML::Node root;
   try {
     root = YAML::Load(std::string(text));
@@ -58,7 +59,11 @@ Status forEachSetting(std::string_view text, std::string_view fileName,
     Setting setting;
     setting.key = key;
     setting.where = where(fileName, value.Mark()) + ": " + key;
-    if (value.IsScalar()) {
+    if (std::find(sectionKeys.begin(), sectionKeys.end(), key) != sectionKeys.end()) {
+      if (!value.IsMap() && !value.IsNull())
+        return makeError(ErrorCode::kInvalidInput, "needs a mapping of keys", setting.where);
+      setting.isSection = true;
+    } else if (value.IsScalar()) {
       setting.value = value.Scalar();
     } else if (value.IsSequence()) {
       setting.isList = true;

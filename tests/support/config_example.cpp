@@ -14,7 +14,8 @@ std::string uncommentedExample(const std::string& name) {
   const std::string path = std::string(DRIFTWATCH_SOURCE_DIR) + "/packaging/config/" + name;
   std::ifstream in(path);
   if (!in.good()) throw std::runtime_error("cannot read " + path);
-  static const std::regex setting(R"(^# ( *- .*|[a-z_]+:.*)$)");
+  // Settings may be nested ("#   settle: 30s" below "# alerts:").
+  static const std::regex setting(R"(^# ( *- .*| *[a-z_]+:.*)$)");
   std::string text, line;
   while (std::getline(in, line)) {
     std::smatch m;

@@ -6,8 +6,8 @@
 
 namespace driftwatch::testing {
 
-// packaging/config/`name` with every commented-out setting ("# key: value", "#   - item")
-// switched on; prose comments stay comments.
+// packaging/config/`name` with every commented-out setting ("# key: value", "#   key: value",
+// "#   - item") switched on; prose comments stay comments.
 std::string uncommentedExample(const std::string& name);
 
 }  // namespace driftwatch::testing

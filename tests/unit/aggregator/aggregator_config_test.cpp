@@ -44,6 +44,16 @@ TEST_CASE("the shipped aggregator.yaml parses with every setting switched on") {
   CHECK(c->caCert == "/etc/driftwatch/pki/ca.crt");
   CHECK(c->creepAfter == defaults.creepAfter);
   CHECK(c->recurringAfter == defaults.recurringAfter);
+  const AlertsConfig alertDefaults;
+  CHECK(c->alerts.settle == alertDefaults.settle);
+  CHECK(c->alerts.minSeverity == alertDefaults.minSeverity);
+  CHECK(c->alerts.groupWait == alertDefaults.groupWait);
+  CHECK(c->alerts.retryBase == alertDefaults.retryBase);
+  CHECK(c->alerts.retryMax == alertDefaults.retryMax);
+  CHECK(c->alerts.maxAttempts == alertDefaults.maxAttempts);
+  REQUIRE(c->alerts.receivers.size() == 1);
+  CHECK(c->alerts.receivers[0].name == "ops");
+  CHECK(c->alerts.receivers[0].maxPerMinute == 30u);
 }
 
 TEST_CASE("an empty aggregator config is all defaults") {
@@ -203,4 +213,112 @@ TEST_CASE("the aggregator config file may be absent unless it was named") {
   auto good = loadAggregatorConfig(dir.at("good.yaml"), true);
   REQUIRE(good.ok());
   CHECK(good->threads == 4u);
+}
+
+TEST_CASE("the alerts section: defaults, every key, and receivers of each type") {
+  auto empty = parseAggregatorConfig("", "agg.yaml");
+  REQUIRE(empty.ok());
+  CHECK(empty->alerts.settle == 30s);
+  CHECK(empty->alerts.minSeverity == model::Severity::kMedium);
+  CHECK(empty->alerts.groupWait == 10s);
+  CHECK(empty->alerts.receivers.empty());
+
+  auto c = parseAggregatorConfig(R"(threads: 2
+alerts:
+  settle: 1m
+  min_severity: high
+  group_wait: 2s
+  retry_base: 500ms
+  retry_max: 5m
+  max_attempts: 7
+  receivers:
+    - name: ops
+      type: webhook
+      url: https://hooks.example.net:8443/drift?team=ops
+      headers: {Authorization: Bearer s3cret, X-Team: ops}
+      ca_file: /etc/driftwatch/hooks-ca.pem
+      timeout: 3s
+      max_per_minute: 20
+    - name: am
+      type: alertmanager
+      url: http://[::1]:9093
+    - name: local
+      type: syslog
+      facility: local3
+      ident: dw
+)",
+                                 "agg.yaml");
+  INFO((c.ok() ? std::string() : c.error().describe()));
+  REQUIRE(c.ok());
+  const AlertsConfig& a = c->alerts;
+  CHECK(a.settle == 60s);
+  CHECK(a.minSeverity == model::Severity::kHigh);
+  CHECK(a.groupWait == 2s);
+  CHECK(a.retryBase == 500ms);
+  CHECK(a.retryMax == 5min);
+  CHECK(a.maxAttempts == 7u);
+  REQUIRE(a.receivers.size() == 3);
+  const ReceiverConfig& ops = a.receivers[0];
+  CHECK(ops.type == ReceiverType::kWebhook);
+  CHECK(ops.url.tls);
+  CHECK(ops.url.host == "hooks.example.net");
+  CHECK(ops.url.port == "8443");
+  CHECK(ops.url.target == "/drift?team=ops");
+  CHECK(ops.headers == std::vector<std::pair<std::string, std::string>>{
+                           {"Authorization", "Bearer s3cret"}, {"X-Team", "ops"}});
+  CHECK(ops.caFile == "/etc/driftwatch/hooks-ca.pem");
+  CHECK(ops.timeout == 3s);
+  CHECK(ops.maxPerMinute == 20u);
+  CHECK(a.receivers[1].type == ReceiverType::kAlertmanager);
+  CHECK(a.receivers[1].url.host == "::1");
+  CHECK(a.receivers[1].url.port == "9093");
+  CHECK(a.receivers[1].url.target == "/");
+  CHECK(a.receivers[2].type == ReceiverType::kSyslog);
+  CHECK(a.receivers[2].facility == "local3");
+  CHECK(a.receivers[2].ident == "dw");
+  CHECK(a.receiver("am") == &a.receivers[1]);
+  CHECK(a.receiver("nope") == nullptr);
+}
+
+TEST_CASE("bad alerts settings are errors naming file:line:column and the key") {
+  CHECK(errorOf("alerts:\n  setle: 1s\n") ==
+        "agg.yaml:2:3: alerts: unknown key 'setle' (did you mean 'settle'?)");
+  CHECK(errorOf("alerts:\n  settle: soon\n") ==
+        "agg.yaml:2:11: alerts.settle: 'soon' is not a duration up to 1d, like 30s");
+  CHECK(errorOf("alerts:\n  min_severity: urgent\n") ==
+        "agg.yaml:2:17: alerts.min_severity: 'urgent' is not low, medium, high or critical");
+  CHECK(errorOf("alerts: 5\n") == "agg.yaml:1:9: alerts: needs a mapping of keys");
+  CHECK(errorOf("alerts:\n  retry_base: 1m\n  retry_max: 1s\n")
+            .find("alerts.retry_max: must not be shorter than alerts.retry_base") !=
+        std::string::npos);
+  const auto receiver = [](const std::string& body) {
+    return errorOf("alerts:\n  receivers:\n    - " + body + "\n");
+  };
+  CHECK(receiver("{name: a, type: pager}") ==
+        "agg.yaml:3:23: alerts.receivers[0].type: 'pager' is not webhook, alertmanager or syslog");
+  CHECK(receiver("{name: a, type: webhook}") == "agg.yaml:3:7: alerts.receivers[0]: missing `url`");
+  CHECK(receiver("{type: syslog}") == "agg.yaml:3:7: alerts.receivers[0]: missing `name`");
+  CHECK(contains(receiver("{name: a, type: webhook, url: ftp://x/}"),
+                 "alerts.receivers[0].url: 'ftp://x/' is not an http:// or https:// address"));
+  CHECK(contains(receiver("{name: a, type: webhook, url: 'https://u:p@x/'}"),
+                 "has credentials in it"));
+  CHECK(contains(receiver("{name: a, type: webhook, url: 'http://x:99999/'}"), "has a bad port"));
+  CHECK(contains(receiver("{name: a, type: webhook, url: 'http://x/', ca_file: /ca.pem}"),
+                 "alerts.receivers[0].ca_file: is for https:// addresses only"));
+  CHECK(contains(receiver("{name: a, type: syslog, url: 'http://x/'}"),
+                 "a syslog receiver takes no url"));
+  CHECK(contains(receiver("{name: a, type: syslog, facility: kern}"),
+                 "'kern' is not a syslog facility"));
+  CHECK(contains(receiver("{name: a, type: webhook, url: 'http://x/', max_per_minute: 0}"),
+                 "'0' is not a number from 1 to 100000"));
+  CHECK(contains(receiver("{name: a, type: webhook, url: 'http://x/', headers: {'a b': c}}"),
+                 "'a b' is not a header name"));
+  // A header's value may be a secret: the error never shows it.
+  const auto secret =
+      receiver("{name: a, type: webhook, url: 'http://x/', headers: {A: [s3cret]}}");
+  CHECK(contains(secret, "alerts.receivers[0].headers.A: the value must be one line of text"));
+  CHECK_FALSE(contains(secret, "s3cret"));
+  CHECK(contains(errorOf("alerts:\n  receivers:\n    - {name: a, type: syslog}\n"
+                         "    - {name: a, type: syslog}\n"),
+                 "alerts.receivers[1].name: another receiver has the name 'a'"));
 }

@@ -54,8 +54,8 @@ struct Fleet : StoreFixture {
     src.text = yaml;
     src.baselinePath = dir.at(name + ".baseline");
     src.baseline = std::move(baseline);
-    const auto applied =
-        aggregator::applyPolicies(*store, *audit, {{src}, "alice", "", nowMs / 1000, false, ""});
+    const auto applied = aggregator::applyPolicies(
+        *store, *audit, {.policies = {src}, .appliedBy = "alice", .now = nowMs / 1000});
     INFO((applied.ok() ? std::string() : applied.error().describe()));
     REQUIRE(applied.ok());
   }

@@ -21,7 +21,10 @@ struct Fleet : testing::StoreFixture {
     auto sources = readPolicySources(paths);
     REQUIRE(sources.ok());
     return applyPolicies(*store, *audit,
-                         {std::move(*sources), "alice", message, ++clock, false, ""});
+                         {.policies = std::move(*sources),
+                          .appliedBy = "alice",
+                          .message = message,
+                          .now = ++clock});
   }
 
   std::vector<PolicyVersion> latest() const {
@@ -182,15 +185,23 @@ TEST_CASE("a removed policy no longer conflicts, and pruning removes only its ap
   auto sources = readPolicySources({fleet.dir.at("dir"), fleet.dir.at("other.yaml")});
   REQUIRE(sources.ok());
   // "other" is applied by someone else; web and db by the watched directory.
-  REQUIRE(applyPolicies(*fleet.store, *fleet.audit, {{(*sources)[2]}, "alice", "", 10, false, ""})
+  REQUIRE(applyPolicies(*fleet.store, *fleet.audit,
+                        {.policies = {(*sources)[2]}, .appliedBy = "alice", .now = 10})
               .ok());
-  REQUIRE(applyPolicies(
-              *fleet.store, *fleet.audit,
-              {{(*sources)[0], (*sources)[1]}, "policy_dir", "", 11, true, fleet.dir.at("dir")})
+  REQUIRE(applyPolicies(*fleet.store, *fleet.audit,
+                        {.policies = {(*sources)[0], (*sources)[1]},
+                         .appliedBy = "policy_dir",
+                         .now = 11,
+                         .prune = true,
+                         .pruneDirectory = fleet.dir.at("dir")})
               .ok());
   // db.yaml is deleted from the directory.
   auto pruned = applyPolicies(*fleet.store, *fleet.audit,
-                              {{(*sources)[1]}, "policy_dir", "", 12, true, fleet.dir.at("dir")});
+                              {.policies = {(*sources)[1]},
+                               .appliedBy = "policy_dir",
+                               .now = 12,
+                               .prune = true,
+                               .pruneDirectory = fleet.dir.at("dir")});
   REQUIRE(pruned.ok());
   auto heads = fleet.store->policyHeads();
   REQUIRE(heads.ok());
@@ -203,10 +214,18 @@ TEST_CASE("a removed policy no longer conflicts, and pruning removes only its ap
   auto cache = readPolicySources({fleet.dir.at("other-dir")});
   REQUIRE(cache.ok());
   REQUIRE(applyPolicies(*fleet.store, *fleet.audit,
-                        {{(*cache)[0]}, "policy_dir", "", 13, true, fleet.dir.at("other-dir")})
+                        {.policies = {(*cache)[0]},
+                         .appliedBy = "policy_dir",
+                         .now = 13,
+                         .prune = true,
+                         .pruneDirectory = fleet.dir.at("other-dir")})
               .ok());
   REQUIRE(applyPolicies(*fleet.store, *fleet.audit,
-                        {{(*sources)[1]}, "policy_dir", "", 14, true, fleet.dir.at("dir")})
+                        {.policies = {(*sources)[1]},
+                         .appliedBy = "policy_dir",
+                         .now = 14,
+                         .prune = true,
+                         .pruneDirectory = fleet.dir.at("dir")})
               .ok());
   heads = fleet.store->policyHeads();
   REQUIRE(heads.ok());

@@ -42,8 +42,8 @@ struct Rules : StoreFixture {
     src.text = yaml;
     src.baselinePath = dir.at(name + ".baseline");
     src.baseline = std::move(baseline);
-    const auto applied =
-        applyPolicies(*store, *audit, {{src}, "alice", "", 1'700'000'000, false, ""});
+    const auto applied = applyPolicies(
+        *store, *audit, {.policies = {src}, .appliedBy = "alice", .now = 1'700'000'000});
     INFO((applied.ok() ? std::string() : applied.error().describe()));
     REQUIRE(applied.ok());
   }
