@@ -9,7 +9,7 @@
 
 #include "tests/e2e/daemon_harness.h"
 #include "tests/e2e/fleet_harness.h"
-#include "tests/e2e/webhook_receiver.h"
+#include "tests/support/webhook_receiver.h"
 
 using namespace driftwatch::testing;
 using nlohmann::json;

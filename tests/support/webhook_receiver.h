@@ -1,7 +1,7 @@
 #pragma once
-// A webhook receiver for end-to-end tests: a small HTTP/1.1 server on 127.0.0.1 (plain sockets,
-// one request per connection) that records every request it gets and answers 200, or the
-// status the test asks for while it plays a failing receiver.
+// A webhook receiver for tests: a small HTTP/1.1 server on 127.0.0.1 (plain sockets, one request
+// per connection) that records every request it gets and answers 200, or the status the test
+// asks for while it plays a failing receiver, or a long body, or nothing at all (a hung one).
 
 #include <algorithm>
 #include <atomic>
@@ -57,6 +57,10 @@ class WebhookReceiver {
 
   // 0: answer 200 again.
   void failWith(int status) { failing_ = status; }
+  // Answer with a body of `bytes` bytes.
+  void answerBytes(size_t bytes) { bodyBytes_ = bytes; }
+  // Read requests, answer none (until the client gives up).
+  void hang(bool on) { hanging_ = on; }
 
   std::vector<ReceivedRequest> requests() const {
     std::lock_guard lock(mutex_);
@@ -96,14 +100,24 @@ class WebhookReceiver {
     if (headerEnd == std::string::npos) return;
     ReceivedRequest r = parse(data.substr(0, headerEnd));
     r.body = data.substr(headerEnd + 4, wanted);
-    r.answered = failing_ != 0 ? failing_.load() : 200;
-    const std::string body = r.answered == 200 ? "ok" : "receiver unavailable";
+    r.answered = hanging_ ? 0 : failing_ != 0 ? failing_.load() : 200;
+    const std::string body = bodyBytes_ > 0      ? std::string(bodyBytes_.load(), 'b')
+                             : r.answered == 200 ? "ok"
+                                                 : "receiver unavailable";
     const std::string reply = "HTTP/1.1 " + std::to_string(r.answered) +
                               " X\r\nContent-Length: " + std::to_string(body.size()) +
                               "\r\nConnection: close\r\n\r\n" + body;
     {
       std::lock_guard lock(mutex_);
       requests_.push_back(std::move(r));
+    }
+    if (hanging_) {
+      // Holds the connection open without a word until the client closes it.
+      pollfd p{conn, POLLIN, 0};
+      for (int i = 0; i < 100 && !stopping_; ++i) {
+        if (::poll(&p, 1, 50) > 0) break;
+      }
+      return;
     }
     size_t sent = 0;
     while (sent < reply.size()) {
@@ -152,6 +166,8 @@ class WebhookReceiver {
   int port_ = 0;
   std::atomic<bool> stopping_{false};
   std::atomic<int> failing_{0};
+  std::atomic<size_t> bodyBytes_{0};
+  std::atomic<bool> hanging_{false};
   mutable std::mutex mutex_;
   std::vector<ReceivedRequest> requests_;
   std::thread thread_;
