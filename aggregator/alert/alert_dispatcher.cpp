@@ -38,6 +38,14 @@ Result<int64_t> AlertDispatcher::step(int64_t now) {
 }
 
 Status AlertDispatcher::queueNotifications(int64_t now, int64_t& next) {
+  auto firesAt = alerts_.nextFiresAt();
+  if (!firesAt.ok()) return firesAt.error();
+  if (*firesAt && **firesAt > now) next = std::min(next, **firesAt);
+  // Most rounds find nothing to do: they read, and leave the write lock to the store thread.
+  auto unannounced = alerts_.resolvedUnannounced();
+  if (!unannounced.ok()) return unannounced.error();
+  if ((!*firesAt || **firesAt > now) && unannounced->empty()) return {};
+
   auto tx = store_.begin();
   if (!tx.ok()) return tx.error();
   const int64_t wait = config_.groupWait.count();
@@ -84,9 +92,6 @@ Status AlertDispatcher::queueNotifications(int64_t now, int64_t& next) {
     if (auto s = notify(kEventResolved, host, group, now); !s.ok()) return s;
   }
 
-  auto firesAt = alerts_.nextFiresAt();
-  if (!firesAt.ok()) return firesAt.error();
-  if (*firesAt && **firesAt > now) next = std::min(next, **firesAt);
   return tx->commit();
 }
 

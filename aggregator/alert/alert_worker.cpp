@@ -1,7 +1,10 @@
 #include "aggregator/alert/alert_worker.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+
+#include <unistd.h>
 
 namespace driftwatch::aggregator {
 namespace {
@@ -19,6 +22,11 @@ int64_t nowMs() {
 
 Result<std::unique_ptr<AlertWorker>> AlertWorker::start(
     const std::string& dataDir, AlertsConfig config, std::function<void(const std::string&)> log) {
+  // A CA file that cannot be read would kill every delivery to its receiver: say so at start.
+  for (const auto& r : config.receivers) {
+    if (!r.caFile.empty() && ::access(r.caFile.c_str(), R_OK) != 0)
+      return osError(errno, "alerts.receivers " + r.name + " ca_file: cannot read it", r.caFile);
+  }
   auto store = FleetStore::open(dataDir);
   if (!store.ok()) return store.error();
   std::unique_ptr<AlertWorker> worker(

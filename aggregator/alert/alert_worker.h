@@ -21,7 +21,8 @@ namespace driftwatch::aggregator {
 
 class AlertWorker {
  public:
-  // Opens its connection first, so a fleet store it cannot open is an error here.
+  // Opens its connection first, so a fleet store it cannot open, or a receiver's CA file it
+  // cannot read, is an error here.
   static Result<std::unique_ptr<AlertWorker>> start(const std::string& dataDir, AlertsConfig config,
                                                     std::function<void(const std::string&)> log);
   ~AlertWorker();  // stops the thread after the send under way, if any
