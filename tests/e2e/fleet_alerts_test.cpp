@@ -19,9 +19,10 @@ namespace {
 const std::string kMotd = "file:/etc/motd";
 const std::string kIssue = "file:/etc/issue";
 
-// An aggregator whose alerts go to `hook`, with times short enough for a test.
+// An aggregator whose alerts go to `hook` (and the `more` receivers, YAML), with times short
+// enough for a test.
 void configure(const TempDir& work, const Aggregator& agg, const WebhookReceiver& hook,
-               const std::string& settle) {
+               const std::string& settle, const std::string& more = {}) {
   work.write("agg/aggregator.yaml", "data_dir: " + agg.dataDir() +
                                         "\nalerts:\n  settle: " + settle +
                                         "\n  group_wait: 100ms\n  retry_base: 100ms\n"
@@ -30,7 +31,8 @@ void configure(const TempDir& work, const Aggregator& agg, const WebhookReceiver
                                         "      url: " +
                                         hook.url() +
                                         "\n      headers: {X-Driftwatch-Test: e2e}\n"
-                                        "      timeout: 2s\n");
+                                        "      timeout: 2s\n" +
+                                        more);
 }
 
 // The observed tree: /etc/motd and /etc/issue, both 0644, and the fleet policy for role=web.
@@ -105,8 +107,11 @@ TEST_CASE(
     "fleet alerts: drift notifies one webhook, a revert resolves it, a flap notifies nothing") {
   TempDir work;
   WebhookReceiver hook;
+  WebhookReceiver gone;  // a second receiver, refusing for now
+  gone.failWith(404);
   Aggregator agg(work);
-  configure(work, agg, hook, "5s");
+  configure(work, agg, hook, "5s",
+            "    - {name: gone, type: webhook, url: '" + gone.url("/gone") + "'}\n");
   fleetSetup(work, agg);
   INFO("aggregator stderr:\n" << agg.stderrText());
   AgentDaemon daemon(work, work.at("root"), "batch_delay: 50ms\nretry_max: 1s\n");
@@ -128,6 +133,24 @@ TEST_CASE(
   REQUIRE(firedBody["alerts"].size() == 1);
   CHECK(firedBody["alerts"][0]["resource"] == kMotd);
   CHECK(firedBody["alerts"][0]["summary"] == "file:/etc/motd modified: mode 0644->0600");
+
+  // The refusing receiver's delivery is dead at once; once it is fixed, `alerts retry` sends it
+  // again under the same key.
+  REQUIRE(waitFor([&] {
+    return agg.adminJson({"alerts", "deliveries"}).size() == 1;  // dead ones by default
+  }));
+  const json dead = agg.adminJson({"alerts", "deliveries"})[0];
+  CHECK(dead["receiver"] == "gone");
+  CHECK(dead["attempts"] == 1);
+  CHECK(dead["last_error"] == "HTTP 404: receiver unavailable");
+  CHECK(agg.admin({"alerts", "deliveries"}).out.find("HTTP 404") != std::string::npos);
+  gone.failWith(0);
+  const std::string deadId = std::to_string(dead["id"].get<int64_t>());
+  REQUIRE(agg.admin({"alerts", "retry", deadId}).exitCode == 0);
+  REQUIRE(waitFor([&] { return accepted(gone).size() == 1; }));
+  CHECK(bodyOf(accepted(gone)[0])["idempotency_key"] == dead["idempotency_key"]);
+  REQUIRE(waitFor([&] { return agg.adminJson({"alerts", "deliveries"}).empty(); }));
+  CHECK(agg.admin({"alerts", "retry", deadId}).exitCode == 1);  // delivered: nothing to retry
 
   const json firing = agg.adminJson({"alerts", "list"});
   REQUIRE(firing.size() == 1);
@@ -172,9 +195,9 @@ TEST_CASE(
   // Past its settle time, still nothing was sent for it.
   CHECK_FALSE(waitFor([&] { return hook.requests().size() > 2; }, std::chrono::seconds(6)));
   const json deliveries = agg.adminJson({"alerts", "deliveries", "--status", "all"});
-  REQUIRE(deliveries.size() == 2);
-  CHECK(deliveries[0]["status"] == "delivered");
-  CHECK(deliveries[1]["status"] == "delivered");
+  REQUIRE(deliveries.size() == 4);  // firing and resolved, to both receivers
+  for (const auto& d : deliveries)
+    CHECK(d["status"] == "delivered");
 }
 
 TEST_CASE("fleet alerts: a failing receiver and an aggregator crash lose and duplicate nothing") {
