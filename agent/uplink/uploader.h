@@ -25,9 +25,13 @@
 
 #include "agent/uplink/rule_bundle_check.h"
 
+namespace driftwatch::net {
+class HttpsClient;
+}  // namespace driftwatch::net
+
 namespace driftwatch::agent {
 
-class HttpsClient;
+using net::HttpsClient;
 
 // What one request for fleet rules gave.
 struct RulesFetch {

@@ -1,4 +1,4 @@
-#include "agent/transport/https_client.h"
+#include "common/net/https_client.h"
 
 #include <atomic>
 #include <chrono>
@@ -18,7 +18,7 @@
 
 #include "common/crypto/pki.h"
 
-namespace driftwatch::agent {
+namespace driftwatch::net {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -50,14 +50,17 @@ class HttpsClient::Impl {
  public:
   explicit Impl(HttpsClientOptions options) : options_(std::move(options)) {}
 
-  Result<HttpReply> post(std::string_view target, std::string_view body,
-                         std::string_view contentType) {
+  Result<HttpReply> request(std::string_view method, std::string_view target, std::string_view body,
+                            std::string_view contentType, const HttpHeaders& headers) {
+    const http::verb verb = http::string_to_verb(method);
+    if (verb == http::verb::unknown)
+      return makeError(ErrorCode::kInvalidInput, "not an HTTP method", std::string(method));
     const bool reused = stream_.has_value();
-    auto reply = attempt(target, body, contentType);
+    auto reply = attempt(verb, target, body, contentType, headers);
     if (!reply.ok() && reused) {
       // The aggregator may have closed an idle connection: one fresh try.
       disconnect();
-      reply = attempt(target, body, contentType);
+      reply = attempt(verb, target, body, contentType, headers);
     }
     if (!reply.ok()) disconnect();
     return reply;
@@ -105,6 +108,9 @@ class HttpsClient::Impl {
     const bool pinned = !options_.pinnedCaFingerprint.empty();
     if (pinned) {
       ctx_->set_verify_mode(ssl::verify_none, ec);  // checked against the pin after the handshake
+    } else if (options_.caPem.empty()) {
+      ctx_->set_default_verify_paths(ec);
+      if (!ec) ctx_->set_verify_mode(ssl::verify_peer, ec);
     } else {
       ctx_->add_certificate_authority(asio::buffer(options_.caPem), ec);
       if (!ec) ctx_->set_verify_mode(ssl::verify_peer, ec);
@@ -170,18 +176,20 @@ class HttpsClient::Impl {
     return {};
   }
 
-  Result<HttpReply> attempt(std::string_view target, std::string_view body,
-                            std::string_view contentType) {
+  Result<HttpReply> attempt(http::verb verb, std::string_view target, std::string_view body,
+                            std::string_view contentType, const HttpHeaders& headers) {
     if (!stream_) {
       if (auto s = connect(); !s.ok()) {
         stream_.reset();
         return s.error();
       }
     }
-    http::request<http::string_body> req{http::verb::post, std::string(target), 11};
+    http::request<http::string_body> req{verb, std::string(target), 11};
     req.set(http::field::host, options_.host);
     req.set(http::field::user_agent, options_.userAgent);
-    req.set(http::field::content_type, contentType);
+    if (!contentType.empty()) req.set(http::field::content_type, contentType);
+    for (const auto& [name, value] : headers)
+      req.set(name, value);
     // The agent's clock when it sends, so the aggregator can measure this host's clock skew
     // (batches are signed when built, and a retry sends old bytes: their own time says little).
     req.set("Driftwatch-Sent-At",
@@ -189,8 +197,10 @@ class HttpsClient::Impl {
                                std::chrono::system_clock::now().time_since_epoch())
                                .count()));
     req.keep_alive(true);
-    req.body() = std::string(body);
-    req.prepare_payload();
+    if (!body.empty() || verb == http::verb::post) {
+      req.body() = std::string(body);
+      req.prepare_payload();
+    }
     beast::get_lowest_layer(*stream_).expires_after(options_.timeout);
     auto ec = run([&](auto handler) { http::async_write(*stream_, req, handler); });
     if (ec) return failure("cannot send the request", ec);
@@ -225,7 +235,13 @@ HttpsClient::~HttpsClient() = default;
 
 Result<HttpReply> HttpsClient::post(std::string_view target, std::string_view body,
                                     std::string_view contentType) {
-  return impl_->post(target, body, contentType);
+  return impl_->request("POST", target, body, contentType, {});
+}
+
+Result<HttpReply> HttpsClient::request(std::string_view method, std::string_view target,
+                                       std::string_view body, std::string_view contentType,
+                                       const HttpHeaders& headers) {
+  return impl_->request(method, target, body, contentType, headers);
 }
 
 const std::string& HttpsClient::pinnedCaPem() const {
@@ -240,4 +256,4 @@ void HttpsClient::abort() {
   impl_->abort();
 }
 
-}  // namespace driftwatch::agent
+}  // namespace driftwatch::net
