@@ -403,11 +403,15 @@ class HttpsServer::Impl {
                                    std::chrono::system_clock::now().time_since_epoch())
                                    .count();
         request.clientSentAtMs = parseSentAt(req["Driftwatch-Sent-At"]);
+        request.authorization = std::string(req[http::field::authorization]);
+        request.ifNoneMatch = std::string(req[http::field::if_none_match]);
         response = co_await handleOnStore(std::move(request));
       }
       http::response<http::string_body> res{static_cast<http::status>(response.status), 11};
       res.set(http::field::server, "driftwatch-aggregator");
       res.set(http::field::content_type, response.contentType);
+      for (const auto& [name, value] : response.headers)
+        res.set(name, value);
       res.keep_alive(keepAlive);
       res.body() = std::move(response.body);
       res.prepare_payload();

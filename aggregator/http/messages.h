@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace driftwatch::aggregator {
 
@@ -17,6 +19,20 @@ struct PeerIdentity {
 };
 
 struct HttpRequest {
+  // A constructor rather than an aggregate (see HttpResponse): the fields an agent's request
+  // needs, in order; the rest are set by name.
+  HttpRequest() = default;
+  HttpRequest(std::string requestMethod, std::string requestTarget, std::string type,
+              std::string content, PeerIdentity from, std::optional<int64_t> sentAtMs = {},
+              int64_t arrivedAtMs = 0)
+      : method(std::move(requestMethod)),
+        target(std::move(requestTarget)),
+        contentType(std::move(type)),
+        body(std::move(content)),
+        peer(std::move(from)),
+        clientSentAtMs(sentAtMs),
+        receivedAtMs(arrivedAtMs) {}
+
   std::string method;
   std::string target;
   std::string contentType;
@@ -26,12 +42,29 @@ struct HttpRequest {
   // it arrived: the difference estimates the client's clock skew.
   std::optional<int64_t> clientSentAtMs;
   int64_t receivedAtMs = 0;
+  // The admin API's credentials ("Bearer ..."): a secret, never logged or audited.
+  std::string authorization;
+  std::string ifNoneMatch;  // for pages that can be revalidated by their ETag
 };
 
+// Extra response headers (WWW-Authenticate, ETag, Cache-Control, Content-Security-Policy), in
+// order. The server sets Server, Content-Type, Content-Length and Connection itself.
+using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
+
 struct HttpResponse {
+  // A constructor rather than an aggregate: handlers that need no extra header keep writing
+  // HttpResponse{status, type, body}.
+  HttpResponse() = default;
+  HttpResponse(int statusCode, std::string type, std::string text, HttpHeaders extra = {})
+      : status(statusCode),
+        contentType(std::move(type)),
+        body(std::move(text)),
+        headers(std::move(extra)) {}
+
   int status = 200;
   std::string contentType = "text/plain; charset=utf-8";
   std::string body;
+  HttpHeaders headers;
 };
 
 inline constexpr const char* kProtobufType = "application/x-protobuf";
