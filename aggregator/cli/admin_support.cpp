@@ -7,25 +7,12 @@
 #include <pwd.h>
 #include <unistd.h>
 
+#include "aggregator/cli/remote_reader.h"
 #include "common/base/escape.h"
-#include "common/base/time.h"
-#include "common/crypto/sha256.h"
+#include "common/base/file_io.h"
+#include "common/base/strings.h"
 
 namespace driftwatch::aggregator {
-
-// Each line made safe to show (control bytes, invalid UTF-8), the line breaks kept.
-std::string safeLines(std::string_view text) {
-  std::string out;
-  size_t start = 0;
-  while (start < text.size()) {
-    const size_t nl = text.find('\n', start);
-    const size_t end = nl == std::string_view::npos ? text.size() : nl;
-    out += displaySafe(text.substr(start, end - start));
-    if (nl != std::string_view::npos) out += '\n';
-    start = end + 1;
-  }
-  return out;
-}
 
 int fail(const Error& e) {
   // Multi-line errors (every problem of a policy apply) keep their lines.
@@ -67,20 +54,15 @@ int64_t nowSeconds() {
 }
 
 std::string utc(int64_t seconds) {
-  if (seconds <= 0) return "never";
-  return formatUtc(std::chrono::system_clock::time_point(std::chrono::seconds(seconds)));
+  return utcText(seconds);
 }
 
 std::string utcMs(int64_t ms) {
-  if (ms <= 0) return "never";
-  return formatUtc(std::chrono::system_clock::time_point(std::chrono::milliseconds(ms)));
+  return utcMsText(ms);
 }
 
 std::string hexOf(std::string_view bytes) {
-  if (bytes.size() != 32) return "";
-  Sha256Digest d{};
-  std::copy(bytes.begin(), bytes.end(), d.begin());
-  return toHex(d);
+  return hexDigest(bytes);
 }
 
 Result<AggregatorConfig> loadConfig(const CommonArgs& args) {
@@ -109,6 +91,96 @@ Result<FleetStore> openExisting(const AggregatorConfig& config) {
                      config.dataDir);
   }
   return FleetStore::open(config.dataDir);
+}
+
+namespace {
+
+std::string fromEnvironment(const char* name) {
+  const char* v = std::getenv(name);
+  return v == nullptr ? std::string() : std::string(v);
+}
+
+// The first line of a token file, without surrounding blanks.
+Result<std::string> readTokenFile(const std::string& path) {
+  auto text = readRegularFile(path, 4096, "token file");
+  if (!text.ok()) return text.error();
+  const std::string_view first = trim(std::string_view(*text).substr(0, text->find('\n')));
+  if (first.empty())
+    return makeError(ErrorCode::kInvalidInput, "the token file is empty", "--token-file " + path);
+  return std::string(first);
+}
+
+Result<OpenedReader> openRemote(const CommonArgs& args, const std::string& server) {
+  if (!args.dataDir.empty())
+    return makeError(ErrorCode::kInvalidInput,
+                     "--data-dir reads a local store: drop it, or drop --server (and unset "
+                     "DRIFTWATCH_SERVER)");
+  if (!args.token.empty() && !args.tokenFile.empty())
+    return makeError(ErrorCode::kInvalidInput, "give --token or --token-file, not both");
+  if (!args.ca.empty() && !args.caFingerprint.empty())
+    return makeError(ErrorCode::kInvalidInput, "give --ca or --ca-fingerprint, not both");
+  RemoteOptions options;
+  options.server = server;
+  options.caFingerprint = args.caFingerprint;
+  if (!args.tokenFile.empty()) {
+    auto token = readTokenFile(args.tokenFile);
+    if (!token.ok()) return token.error();
+    options.token = std::move(*token);
+  } else {
+    options.token = args.token.empty() ? fromEnvironment("DRIFTWATCH_TOKEN") : args.token;
+  }
+  if (!args.ca.empty()) {
+    auto pem = readRegularFile(args.ca, 1 << 20, "CA certificate");
+    if (!pem.ok()) return pem.error();
+    options.caPem = std::move(*pem);
+  }
+  auto reader = openRemoteReader(options);
+  if (!reader.ok()) return reader.error();
+  return OpenedReader{nullptr, std::move(*reader)};
+}
+
+}  // namespace
+
+Result<OpenedReader> openReader(const CommonArgs& args) {
+  if (auto s = checkFormat(args); !s.ok()) return s.error();
+  const std::string server =
+      args.server.empty() ? fromEnvironment("DRIFTWATCH_SERVER") : args.server;
+  if (!server.empty()) return openRemote(args, server);
+  if (!args.token.empty() || !args.tokenFile.empty() || !args.ca.empty() ||
+      !args.caFingerprint.empty())
+    return makeError(ErrorCode::kInvalidInput,
+                     "--token, --token-file, --ca and --ca-fingerprint go with --server URL");
+  auto config = loadConfig(args);
+  if (!config.ok()) return config.error();
+  auto store = openExisting(*config);
+  if (!store.ok()) return store.error();
+  OpenedReader out;
+  out.store = std::make_unique<FleetStore>(std::move(*store));
+  out.reader = std::make_unique<LocalFleetReader>(*out.store, flagRulesOf(*config));
+  return out;
+}
+
+DriftFlagRules flagRulesOf(const AggregatorConfig& config) {
+  return DriftFlagRules{config.creepAfter.count(), config.recurringAfter};
+}
+
+std::string textOf(const Json& view, const char* key) {
+  const auto it = view.find(key);
+  return it != view.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+model::Labels labelsOf(const Json& view, const char* key) {
+  model::Labels out;
+  const auto it = view.find(key);
+  if (it == view.end() || !it->is_object()) return out;
+  for (const auto& [k, v] : it->items()) {
+    if (v.is_string()) out[k] = v.get<std::string>();
+  }
+  return out;
+}
+
+void printJson(const Json& view) {
+  std::cout << dumpJson(view) << "\n";
 }
 
 // A fixed-width table for the terminal.

@@ -1,12 +1,15 @@
 #pragma once
-// What every admin subcommand shares: loading the config, opening the existing fleet store,
-// reporting errors, and rendering times, digests and tables.
+// What every admin subcommand shares: loading the config, opening the existing fleet store or
+// the remote API (--server), reporting errors, and rendering times, digests and tables.
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "aggregator/api/fleet_reader.h"
+#include "aggregator/api/json_views.h"
 #include "aggregator/cli/commands.h"
 #include "aggregator/config/aggregator_config.h"
 #include "aggregator/store/fleet_store.h"
@@ -17,8 +20,6 @@ namespace driftwatch::aggregator {
 // Print the error on stderr; return kExitError.
 int fail(const Error& e);
 int fail(std::string_view message);
-// Each line made safe to show (control bytes, invalid UTF-8), the line breaks kept.
-std::string safeLines(std::string_view text);
 
 // Who runs the command: the person behind sudo when there is one, else the account.
 std::string whoAmI();
@@ -35,6 +36,23 @@ Status checkFormat(const CommonArgs& args);
 Result<FleetStore> openExisting(const AggregatorConfig& config);
 // The enrolled host `id`, or an error that says how to list the hosts.
 Result<HostRecord> findHost(const FleetStore& store, const std::string& id);
+
+// Where read-only commands read: the local fleet store, or the admin API of the aggregator that
+// --server (or DRIFTWATCH_SERVER) names, with the API token from --token-file, --token or
+// DRIFTWATCH_TOKEN. The store, when local, lives as long as the reader.
+struct OpenedReader {
+  std::unique_ptr<FleetStore> store;
+  std::unique_ptr<FleetReader> reader;
+};
+Result<OpenedReader> openReader(const CommonArgs& args);
+// The drift flags' thresholds the config file sets (creep_after, recurring_after).
+DriftFlagRules flagRulesOf(const AggregatorConfig& config);
+
+// A string field of a JSON view ("" for null or absent), and a labels object as labels.
+std::string textOf(const Json& view, const char* key);
+model::Labels labelsOf(const Json& view, const char* key);
+// The view as the CLI prints it.
+void printJson(const Json& view);
 
 // A fixed-width table for the terminal; the first row is the header.
 void printTable(const std::vector<std::vector<std::string>>& rows);

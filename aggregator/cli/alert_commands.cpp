@@ -57,10 +57,6 @@ json deliveryJson(const DeliveryRecord& d) {
               {"created_at", utcMs(d.createdAt)}};
 }
 
-void printJson(const json& j) {
-  std::cout << j.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
-}
-
 std::string shortened(const std::string& text, size_t max) {
   const std::string safe = displaySafe(text);
   return safe.size() > max ? safe.substr(0, max - 3) + "..." : safe;

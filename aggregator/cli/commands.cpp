@@ -4,7 +4,6 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
-#include <map>
 #include <optional>
 
 #include <nlohmann/json.hpp>
@@ -35,29 +34,13 @@ namespace {
 using json = nlohmann::ordered_json;
 
 // "+1.2s" (the host's clock is ahead), "-0.3s", "-" before its first report.
-std::string skewText(const std::optional<int64_t>& ms) {
-  if (!ms) return "-";
-  const int64_t tenths = (*ms >= 0 ? *ms + 50 : *ms - 50) / 100;
+std::string skewText(const Json& ms) {
+  if (!ms.is_number_integer()) return "-";
+  const int64_t v = ms.get<int64_t>();
+  const int64_t tenths = (v >= 0 ? v + 50 : v - 50) / 100;
   const int64_t mag = tenths < 0 ? -tenths : tenths;
-  return std::string(*ms < 0 ? "-" : "+") + std::to_string(mag / 10) + "." +
+  return std::string(v < 0 ? "-" : "+") + std::to_string(mag / 10) + "." +
          std::to_string(mag % 10) + "s";
-}
-
-json hostJson(const HostRecord& h) {
-  return json{{"id", h.id},
-              {"name", h.name},
-              {"labels", h.labels},
-              {"enrolled_at", utc(h.enrolledAt)},
-              {"last_report", h.lastSeen > 0 ? json(utcMs(h.lastSeen)) : json(nullptr)},
-              {"last_address", h.lastAddress},
-              {"agent_version", h.agentVersion},
-              {"seq", h.lastSeq},
-              {"resources", h.resourceCount},
-              {"state_digest", hexOf(h.stateDigest)},
-              {"snapshot_in_progress", h.snapshotNext.has_value()},
-              {"revoked_at", h.revokedAt ? json(utc(*h.revokedAt)) : json(nullptr)},
-              {"clock_skew_ms", h.clockSkewMs ? json(*h.clockSkewMs) : json(nullptr)},
-              {"cert_fingerprint", h.certFingerprint}};
 }
 
 }  // namespace
@@ -92,7 +75,9 @@ int runServe(const ServeArgs& args) {
   RulesService rules(*store, *audit, std::move(rulesKey).value());
   auto gate = ReportGate::open(config->dataDir);
   if (!gate.ok()) return fail(gate.error());
-  FleetApi api(*store, *audit, enrollment, reports, rules, &*gate);
+  const Metrics metrics = fleetMetrics(*store);
+  AdminApi admin(*store, *audit, metrics, flagRulesOf(*config));
+  FleetApi api(*store, *audit, enrollment, reports, rules, &*gate, &admin);
 
   HttpsServerOptions options;
   options.listen = *listen;
@@ -207,18 +192,12 @@ int runTokenList(const CommonArgs& args) {
 }
 
 int runHostsList(const CommonArgs& args) {
-  if (auto s = checkFormat(args); !s.ok()) return fail(s.error());
-  auto config = loadConfig(args);
-  if (!config.ok()) return fail(config.error());
-  auto store = openExisting(*config);
-  if (!store.ok()) return fail(store.error());
-  auto hosts = store->hosts();
+  auto opened = openReader(args);
+  if (!opened.ok()) return fail(opened.error());
+  auto hosts = opened->reader->hosts();
   if (!hosts.ok()) return fail(hosts.error());
   if (args.format == "json") {
-    json out = json::array();
-    for (const auto& h : *hosts)
-      out.push_back(hostJson(h));
-    std::cout << out.dump(2) << "\n";
+    printJson(*hosts);
     return kExitOk;
   }
   if (hosts->empty()) {
@@ -229,11 +208,14 @@ int runHostsList(const CommonArgs& args) {
   std::vector<std::vector<std::string>> rows = {
       {"HOST", "NAME", "LABELS", "LAST REPORT", "CLOCK", "SEQ", "RESOURCES", "STATE DIGEST"}};
   for (const auto& h : *hosts) {
-    const std::string digest = hexOf(h.stateDigest);
-    rows.push_back({h.id, h.name, model::labelsText(h.labels),
-                    h.revokedAt ? "revoked " + utc(*h.revokedAt) : utcMs(h.lastSeen),
-                    skewText(h.clockSkewMs), std::to_string(h.lastSeq),
-                    std::to_string(h.resourceCount), digest.empty() ? "-" : digest.substr(0, 16)});
+    const std::string digest = textOf(h, "state_digest");
+    const std::string lastReport = textOf(h, "last_report");
+    const std::string revoked = textOf(h, "revoked_at");
+    rows.push_back(
+        {textOf(h, "id"), textOf(h, "name"), model::labelsText(labelsOf(h, "labels")),
+         !revoked.empty() ? "revoked " + revoked : (lastReport.empty() ? "never" : lastReport),
+         skewText(h.value("clock_skew_ms", Json())), h.value("seq", Json(0)).dump(),
+         h.value("resources", Json(0)).dump(), digest.empty() ? "-" : digest.substr(0, 16)});
   }
   printTable(rows);
   return kExitOk;
@@ -259,33 +241,21 @@ int runHostsRevoke(const HostArgs& args) {
 }
 
 int runHostsHistory(const HostArgs& args) {
-  if (auto s = checkFormat(args.common); !s.ok()) return fail(s.error());
   if (args.limit < 1) return fail("--limit must be at least 1");
-  auto config = loadConfig(args.common);
-  if (!config.ok()) return fail(config.error());
-  auto store = openExisting(*config);
-  if (!store.ok()) return fail(store.error());
-  if (auto host = findHost(*store, args.host); !host.ok()) return fail(host.error());
-  auto rows = store->history(args.host, args.resource, static_cast<size_t>(args.limit));
+  auto opened = openReader(args.common);
+  if (!opened.ok()) return fail(opened.error());
+  auto rows = opened->reader->history(HistoryQuery{args.host, args.resource, args.limit});
   if (!rows.ok()) return fail(rows.error());
   if (args.common.format == "json") {
-    json out = json::array();
-    for (const auto& r : *rows) {
-      out.push_back({{"resource", r.resource},
-                     {"state", r.state},
-                     {"observed_at", utcMs(r.observedAt)},
-                     {"seq", r.seq},
-                     {"recorded_at", utcMs(r.recordedAt)}});
-    }
-    std::cout << out.dump(2) << "\n";
+    printJson(*rows);
     return kExitOk;
   }
   for (const auto& r : *rows) {
     // The state's fields are tab-separated; spaces keep the line readable in a terminal.
-    std::string state = r.state;
+    std::string state = textOf(r, "state");
     std::replace(state.begin(), state.end(), '\t', ' ');
-    std::cout << utcMs(r.observedAt) << "  #" << r.seq << "  " << r.resource << "  " << state
-              << "\n";
+    std::cout << textOf(r, "observed_at") << "  #" << r.value("seq", Json(0)).dump() << "  "
+              << textOf(r, "resource") << "  " << state << "\n";
   }
   return kExitOk;
 }
@@ -300,89 +270,43 @@ int runCaFingerprint(const CommonArgs& args) {
 }
 
 int runAuditList(const HostArgs& args) {
-  if (auto s = checkFormat(args.common); !s.ok()) return fail(s.error());
   if (args.limit < 1) return fail("--limit must be at least 1");
-  auto config = loadConfig(args.common);
-  if (!config.ok()) return fail(config.error());
-  auto store = openExisting(*config);
-  if (!store.ok()) return fail(store.error());
-  auto records = store->audit(static_cast<size_t>(args.limit));
+  auto opened = openReader(args.common);
+  if (!opened.ok()) return fail(opened.error());
+  auto records = opened->reader->audit(args.limit);
   if (!records.ok()) return fail(records.error());
   if (args.common.format == "json") {
-    json out = json::array();
-    for (const auto& r : *records) {
-      out.push_back({{"time", utcMs(r.at)},
-                     {"event", r.event},
-                     {"host", r.host},
-                     {"peer", r.peer},
-                     {"detail", r.detail}});
-    }
-    std::cout << out.dump(2) << "\n";
+    printJson(*records);
     return kExitOk;
   }
   for (const auto& r : *records) {
-    std::cout << utcMs(r.at) << "  " << r.event << "  " << (r.host.empty() ? "-" : r.host) << "  "
-              << r.peer << "  " << r.detail << "\n";
+    const std::string host = textOf(r, "host");
+    std::cout << textOf(r, "time") << "  " << textOf(r, "event") << "  "
+              << (host.empty() ? "-" : host) << "  " << textOf(r, "peer") << "  "
+              << textOf(r, "detail") << "\n";
   }
   return kExitOk;
 }
 
 int runHostsGaps(const HostArgs& args) {
-  if (auto s = checkFormat(args.common); !s.ok()) return fail(s.error());
-  auto config = loadConfig(args.common);
-  if (!config.ok()) return fail(config.error());
-  auto store = openExisting(*config);
-  if (!store.ok()) return fail(store.error());
-  if (auto host = findHost(*store, args.host); !host.ok()) return fail(host.error());
-  auto events = store->coverage(args.host);
-  if (!events.ok()) return fail(events.error());
-  // One entry per gap: its opening event, and its closing one when it came. The payloads are
-  // the agent's JSON: read defensively, shown escaped.
-  struct Gap {
-    std::string id, kind, scope, detail, startedAt, endedAt;
-  };
-  std::vector<Gap> gaps;
-  std::map<std::string, size_t> byId;
-  const auto field = [](const json& j, const char* key) {
-    const auto it = j.find(key);
-    return it != j.end() && it->is_string() ? displaySafe(it->get<std::string>()) : std::string();
-  };
-  for (const auto& e : *events) {
-    json payload = json::parse(e.payload, nullptr, false);
-    if (payload.is_discarded() || !payload.is_object()) continue;
-    auto [it, fresh] = byId.emplace(e.gap, gaps.size());
-    if (fresh) gaps.push_back({displaySafe(e.gap), "", "", "", "", ""});
-    Gap& g = gaps[it->second];
-    if (payload.contains("kind")) {
-      g.kind = field(payload, "kind");
-      g.scope = field(payload, "scope");
-      g.detail = field(payload, "detail");
-      g.startedAt = field(payload, "started_at");
-    }
-    if (payload.contains("ended_at")) g.endedAt = field(payload, "ended_at");
-  }
+  auto opened = openReader(args.common);
+  if (!opened.ok()) return fail(opened.error());
+  auto gaps = opened->reader->gaps(args.host);
+  if (!gaps.ok()) return fail(gaps.error());
   if (args.common.format == "json") {
-    json out = json::array();
-    for (const auto& g : gaps) {
-      out.push_back({{"gap", g.id},
-                     {"kind", g.kind},
-                     {"scope", g.scope},
-                     {"detail", g.detail},
-                     {"started_at", g.startedAt},
-                     {"ended_at", g.endedAt.empty() ? json(nullptr) : json(g.endedAt)}});
-    }
-    std::cout << out.dump(2) << "\n";
+    printJson(*gaps);
     return kExitOk;
   }
-  if (gaps.empty()) {
+  if (gaps->empty()) {
     std::cout << "no coverage gaps reported by " << displaySafe(args.host) << "\n";
     return kExitOk;
   }
   std::vector<std::vector<std::string>> rows = {
       {"GAP", "KIND", "SCOPE", "STARTED", "ENDED", "DETAIL"}};
-  for (const auto& g : gaps) {
-    rows.push_back(
-        {g.id, g.kind, g.scope, g.startedAt, g.endedAt.empty() ? "open" : g.endedAt, g.detail});
+  for (const auto& g : *gaps) {
+    const std::string ended = textOf(g, "ended_at");
+    rows.push_back({textOf(g, "gap"), textOf(g, "kind"), textOf(g, "scope"),
+                    textOf(g, "started_at"), ended.empty() ? "open" : ended, textOf(g, "detail")});
   }
   printTable(rows);
   return kExitOk;

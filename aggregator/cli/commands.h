@@ -1,7 +1,8 @@
 #pragma once
 // The aggregator's subcommands as functions from parsed arguments to an exit code. Admin
 // commands work on the data directory directly (beside a running server: the store is WAL
-// SQLite), print their result on stdout, and errors on stderr. Exit codes: 0 ok, 1 error.
+// SQLite), or, for the read-only ones, on a remote aggregator's admin API (--server); they print
+// their result on stdout, and errors on stderr. Exit codes: 0 ok, 1 error.
 
 #include <string>
 #include <vector>
@@ -16,6 +17,12 @@ struct CommonArgs {
   std::string config;   // empty: the default path, which may be absent
   std::string dataDir;  // overrides the config file
   std::string format = "text";
+  // Read-only commands: the admin API of this aggregator instead of the local store.
+  std::string server;  // empty: DRIFTWATCH_SERVER, else local
+  std::string token;   // empty: DRIFTWATCH_TOKEN
+  std::string tokenFile;
+  std::string ca;             // trust this CA certificate (PEM file)
+  std::string caFingerprint;  // or the CA with this fingerprint
 };
 
 struct ServeArgs {
@@ -49,9 +56,17 @@ struct PolicyArgs {
   std::string root;                // lint: measure ignore patterns on this tree
 };
 
+struct ApiTokenArgs {
+  CommonArgs common;
+  std::string name;
+  std::string ttl;  // empty: never expires
+};
+
 struct DriftArgs {
   CommonArgs common;
-  std::string host;  // empty: every host
+  std::string host;    // empty: every host
+  std::string label;   // KEY=VALUE; empty: any host
+  std::string minAge;  // a duration; empty: any age
   std::string status = "open";
   std::string severity;    // empty: any
   std::string direction;   // empty: both
@@ -118,5 +133,8 @@ int runAlertsList(const AlertArgs& args);
 int runAlertsAck(const AlertArgs& args);
 int runAlertsDeliveries(const AlertArgs& args);
 int runAlertsRetry(const AlertArgs& args);
+int runApiTokenCreate(const ApiTokenArgs& args);
+int runApiTokenList(const CommonArgs& args);
+int runApiTokenRevoke(const ApiTokenArgs& args);
 
 }  // namespace driftwatch::aggregator

@@ -26,6 +26,21 @@ void addCommon(CLI::App& cmd, driftwatch::aggregator::CommonArgs& common, bool f
     cmd.add_option("--format", common.format, "Output: text or json")->capture_default_str();
 }
 
+// Read-only commands can ask a remote aggregator's admin API instead of the local store.
+void addRemote(CLI::App& cmd, driftwatch::aggregator::CommonArgs& common) {
+  cmd.add_option("--server", common.server,
+                 "Ask this aggregator's admin API (https://HOST:PORT; default: DRIFTWATCH_SERVER, "
+                 "else the local store)");
+  cmd.add_option("--token-file", common.tokenFile,
+                 "File holding the API token (see api-token create)");
+  cmd.add_option("--token", common.token,
+                 "The API token (default: DRIFTWATCH_TOKEN; prefer --token-file: a command "
+                 "line is visible to every local user)");
+  cmd.add_option("--ca", common.ca, "Trust only this CA certificate (PEM) for --server");
+  cmd.add_option("--ca-fingerprint", common.caFingerprint,
+                 "Trust only the CA with this fingerprint (sha256:..., from `ca fingerprint`)");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -72,6 +87,7 @@ int main(int argc, char** argv) {
   auto* hostsListCmd = hostsCmd->add_subcommand(
       "list", "List enrolled hosts: labels, last report, stored state digest");
   addCommon(*hostsListCmd, hostsList, true);
+  addRemote(*hostsListCmd, hostsList);
   HostArgs revoke;
   auto* revokeCmd =
       hostsCmd->add_subcommand("revoke", "Revoke a host: its agent is refused from now on");
@@ -81,6 +97,7 @@ int main(int argc, char** argv) {
   auto* historyCmd =
       hostsCmd->add_subcommand("history", "Show the changes a host reported, oldest first");
   addCommon(*historyCmd, history.common, true);
+  addRemote(*historyCmd, history.common);
   historyCmd->add_option("host", history.host, "Host id (see hosts list)")->required();
   historyCmd->add_option("--resource", history.resource, "Only this resource (file:/etc/motd)");
   historyCmd->add_option("--limit", history.limit, "The newest N changes")->capture_default_str();
@@ -89,6 +106,7 @@ int main(int argc, char** argv) {
   auto* gapsCmd = hostsCmd->add_subcommand(
       "gaps", "Show the coverage gaps a host reported: when and where it could not watch");
   addCommon(*gapsCmd, gaps.common, true);
+  addRemote(*gapsCmd, gaps.common);
   gapsCmd->add_option("host", gaps.host, "Host id (see hosts list)")->required();
 
   auto* caCmd = app.add_subcommand("ca", "The fleet CA");
@@ -101,6 +119,7 @@ int main(int argc, char** argv) {
   HostArgs audit;
   auto* auditCmd = app.add_subcommand("audit", "Show the audit trail, oldest first");
   addCommon(*auditCmd, audit.common, true);
+  addRemote(*auditCmd, audit.common);
   auditCmd->add_option("--limit", audit.limit, "The newest N records")->capture_default_str();
 
   auto* policyCmd = app.add_subcommand("policy", "The fleet's desired state: policies by label");
@@ -121,15 +140,18 @@ int main(int argc, char** argv) {
   auto* policyListCmd =
       policyCmd->add_subcommand("list", "List the fleet policies, newest versions");
   addCommon(*policyListCmd, policyList, true);
+  addRemote(*policyListCmd, policyList);
   PolicyArgs policyShow;
   auto* policyShowCmd = policyCmd->add_subcommand("show", "Print a policy as it was applied");
   addCommon(*policyShowCmd, policyShow.common, true);
+  addRemote(*policyShowCmd, policyShow.common);
   policyShowCmd->add_option("name", policyShow.name, "Policy name")->required();
   policyShowCmd->add_option("--version", policyShow.version, "That version (default: newest)");
   PolicyArgs policyHistory;
   auto* policyHistoryCmd =
       policyCmd->add_subcommand("history", "Every version of a policy: who, when, why, commit");
   addCommon(*policyHistoryCmd, policyHistory.common, true);
+  addRemote(*policyHistoryCmd, policyHistory.common);
   policyHistoryCmd->add_option("name", policyHistory.name, "Policy name")->required();
   PolicyArgs policyLint;
   auto* policyLintCmd = policyCmd->add_subcommand(
@@ -142,6 +164,7 @@ int main(int argc, char** argv) {
   auto* policyDiffCmd =
       policyCmd->add_subcommand("diff", "What changed between two versions of a policy");
   addCommon(*policyDiffCmd, policyDiff.common, true);
+  addRemote(*policyDiffCmd, policyDiff.common);
   policyDiffCmd->add_option("name", policyDiff.name, "Policy name")->required();
   policyDiffCmd->add_option("--from", policyDiff.from, "Older version (default: before --to)");
   policyDiffCmd->add_option("--to", policyDiff.to, "Newer version (default: newest)");
@@ -152,6 +175,7 @@ int main(int argc, char** argv) {
   auto* driftListCmd = driftCmd->add_subcommand(
       "list", "List drift items: resource, attributes, direction, status, first seen");
   addCommon(*driftListCmd, driftList.common, true);
+  addRemote(*driftListCmd, driftList.common);
   driftListCmd->add_option("--host", driftList.host, "Only this host (see hosts list)");
   driftListCmd
       ->add_option("--status", driftList.status,
@@ -164,6 +188,9 @@ int main(int argc, char** argv) {
                          "Only drift open longer than creep_after (default 7d)");
   driftListCmd->add_flag("--recurring", driftList.recurring,
                          "Only drift that came back after it resolved (recurring_after times)");
+  driftListCmd->add_option("--label", driftList.label, "Only hosts with this label: KEY=VALUE");
+  driftListCmd->add_option("--min-age", driftList.minAge,
+                           "Only items open (or that were open) at least this long (like 7d)");
 
   DecisionArgs accept;
   auto* acceptCmd = app.add_subcommand(
@@ -247,6 +274,25 @@ int main(int argc, char** argv) {
   addCommon(*alertsRetryCmd, alertsRetry.common, false);
   alertsRetryCmd->add_option("id", alertsRetry.id, "Delivery id (see alerts deliveries)")
       ->required();
+  auto* apiTokenCmd =
+      app.add_subcommand("api-token", "Bearer tokens for the admin API and /metrics");
+  apiTokenCmd->require_subcommand(1);
+  ApiTokenArgs apiTokenCreate;
+  auto* apiTokenCreateCmd = apiTokenCmd->add_subcommand(
+      "create", "Create an API token and print it (alone, on stdout, this once)");
+  addCommon(*apiTokenCreateCmd, apiTokenCreate.common, true);
+  apiTokenCreateCmd->add_option("--name", apiTokenCreate.name, "Who or what uses it")->required();
+  apiTokenCreateCmd->add_option("--ttl", apiTokenCreate.ttl,
+                                "How long it is valid (like 12h, 90d; default: until revoked)");
+  CommonArgs apiTokenList;
+  auto* apiTokenListCmd = apiTokenCmd->add_subcommand("list", "List API tokens (never the secret)");
+  addCommon(*apiTokenListCmd, apiTokenList, true);
+  ApiTokenArgs apiTokenRevoke;
+  auto* apiTokenRevokeCmd =
+      apiTokenCmd->add_subcommand("revoke", "Revoke an API token: refused from now on");
+  addCommon(*apiTokenRevokeCmd, apiTokenRevoke.common, false);
+  apiTokenRevokeCmd->add_option("name", apiTokenRevoke.name, "Token name (see api-token list)")
+      ->required();
 
   if (auto code = driftwatch::cli::parseArgs(app, argc, argv, "driftwatch-aggregator", kExitError))
     return *code;
@@ -278,6 +324,9 @@ int main(int argc, char** argv) {
     if (*alertsAckCmd) return runAlertsAck(alertsAck);
     if (*alertsDeliveriesCmd) return runAlertsDeliveries(alertsDeliveries);
     if (*alertsRetryCmd) return runAlertsRetry(alertsRetry);
+    if (*apiTokenCreateCmd) return runApiTokenCreate(apiTokenCreate);
+    if (*apiTokenListCmd) return runApiTokenList(apiTokenList);
+    if (*apiTokenRevokeCmd) return runApiTokenRevoke(apiTokenRevoke);
   } catch (const std::exception& e) {
     std::cerr << "driftwatch-aggregator: internal error: " << e.what() << "\n";
     return kExitError;

@@ -37,47 +37,10 @@ Result<Opened> openStore(const CommonArgs& args) {
   return Opened{std::move(*config), std::move(*store)};
 }
 
-Result<std::vector<PolicyVersion>> historyOf(const FleetStore& store, const std::string& name) {
-  auto versions = store.policyHistory(name);
-  if (!versions.ok()) return versions.error();
-  if (versions->empty()) {
-    return makeError(ErrorCode::kNotFound,
-                     "no such policy (see `driftwatch-aggregator policy list`)", name);
-  }
-  return versions;
-}
-
-const PolicyVersion* findVersion(const std::vector<PolicyVersion>& versions, long long v) {
-  for (const auto& p : versions) {
-    if (p.version == v) return &p;
-  }
-  return nullptr;
-}
-
 // "f67bd3a47473", "f67bd3a47473+dirty", "-"
 std::string shortCommit(const std::string& commit) {
   if (commit.empty()) return "-";
   return commit.substr(0, 12) + (commit.ends_with("+dirty") ? "+dirty" : "");
-}
-
-std::string selectorOf(const PolicyVersion& v) {
-  auto parsed = policy::parsePolicy(v.text, v.source);
-  return parsed.ok() ? model::labelsText(parsed->selector) : "?";
-}
-
-json versionJson(const PolicyVersion& v) {
-  auto parsed = policy::parsePolicy(v.text, v.source);
-  return json{{"name", v.name},
-              {"version", v.version},
-              {"selector", parsed.ok() ? json(parsed->selector) : json(nullptr)},
-              {"applied_by", v.appliedBy},
-              {"applied_at", utc(v.appliedAt)},
-              {"message", v.message},
-              {"git_commit", v.gitCommit},
-              {"source", v.source},
-              {"baseline", v.baseline.has_value()},
-              {"sha256", v.sha256},
-              {"removed", v.removed}};
 }
 
 }  // namespace
@@ -139,16 +102,12 @@ int runPolicyRemove(const PolicyArgs& args) {
 }
 
 int runPolicyList(const CommonArgs& args) {
-  auto opened = openStore(args);
+  auto opened = openReader(args);
   if (!opened.ok()) return fail(opened.error());
-  auto latest = opened->store.latestPolicies();
+  auto latest = opened->reader->policies();
   if (!latest.ok()) return fail(latest.error());
-  std::erase_if(*latest, [](const PolicyVersion& v) { return v.removed; });
   if (args.format == "json") {
-    json out = json::array();
-    for (const auto& v : *latest)
-      out.push_back(versionJson(v));
-    std::cout << out.dump(2) << "\n";
+    printJson(*latest);
     return kExitOk;
   }
   if (latest->empty()) {
@@ -159,96 +118,69 @@ int runPolicyList(const CommonArgs& args) {
   std::vector<std::vector<std::string>> rows = {
       {"POLICY", "VERSION", "SELECTOR", "APPLIED", "BY", "COMMIT"}};
   for (const auto& v : *latest) {
-    rows.push_back({v.name, std::to_string(v.version), selectorOf(v), utc(v.appliedAt), v.appliedBy,
-                    shortCommit(v.gitCommit)});
+    // A selector that no longer parses is null in the view.
+    const std::string selector =
+        v.value("selector", Json()).is_object() ? model::labelsText(labelsOf(v, "selector")) : "?";
+    rows.push_back({textOf(v, "name"), v.value("version", Json(0)).dump(), selector,
+                    textOf(v, "applied_at"), textOf(v, "applied_by"),
+                    shortCommit(textOf(v, "git_commit"))});
   }
   printTable(rows);
   return kExitOk;
 }
 
 int runPolicyShow(const PolicyArgs& args) {
-  auto opened = openStore(args.common);
+  auto opened = openReader(args.common);
   if (!opened.ok()) return fail(opened.error());
-  auto versions = historyOf(opened->store, args.name);
-  if (!versions.ok()) return fail(versions.error());
-  const PolicyVersion* v =
-      args.version == 0 ? &versions->back() : findVersion(*versions, args.version);
-  if (v == nullptr) {
-    return fail(args.name + ": no version " + std::to_string(args.version) + " (1 to " +
-                std::to_string(versions->back().version) + ")");
-  }
-  if (v->removed) {
-    return fail(args.name + ": version " + std::to_string(v->version) + " removed the policy (by " +
-                v->appliedBy + ", " + utc(v->appliedAt) +
-                "); name an earlier one with --version (see policy history " + args.name + ")");
-  }
+  auto shown = opened->reader->policy(args.name, args.version);
+  if (!shown.ok()) return fail(shown.error());
   if (args.common.format == "json") {
-    json out = versionJson(*v);
-    out["text"] = safeLines(v->text);
-    std::cout << out.dump(2) << "\n";
+    printJson(*shown);
     return kExitOk;
   }
-  // The policy as applied, byte for byte: it can be saved and applied again.
-  std::cout << v->text;
-  if (!v->text.empty() && v->text.back() != '\n') std::cout << "\n";
+  // The policy as applied (each line made safe to show: it is the same text unless the file
+  // held control bytes).
+  const std::string text = textOf(*shown, "text");
+  std::cout << text;
+  if (!text.empty() && text.back() != '\n') std::cout << "\n";
   return kExitOk;
 }
 
 int runPolicyHistory(const PolicyArgs& args) {
-  auto opened = openStore(args.common);
+  auto opened = openReader(args.common);
   if (!opened.ok()) return fail(opened.error());
-  auto versions = historyOf(opened->store, args.name);
+  auto versions = opened->reader->policyHistory(args.name);
   if (!versions.ok()) return fail(versions.error());
   if (args.common.format == "json") {
-    json out = json::array();
-    for (const auto& v : *versions)
-      out.push_back(versionJson(v));
-    std::cout << out.dump(2) << "\n";
+    printJson(*versions);
     return kExitOk;
   }
   std::vector<std::vector<std::string>> rows = {{"VERSION", "APPLIED", "BY", "COMMIT", "MESSAGE"}};
   for (const auto& v : *versions) {
-    std::string message = v.message.empty() ? "-" : displaySafe(v.message);
-    if (v.removed) message = "(removed) " + message;
-    rows.push_back({std::to_string(v.version), utc(v.appliedAt), v.appliedBy,
-                    shortCommit(v.gitCommit), message});
+    std::string message = textOf(v, "message");
+    message = message.empty() ? "-" : displaySafe(message);
+    if (v.value("removed", false)) message = "(removed) " + message;
+    rows.push_back({v.value("version", Json(0)).dump(), textOf(v, "applied_at"),
+                    textOf(v, "applied_by"), shortCommit(textOf(v, "git_commit")), message});
   }
   printTable(rows);
   return kExitOk;
 }
 
 int runPolicyDiff(const PolicyArgs& args) {
-  auto opened = openStore(args.common);
+  auto opened = openReader(args.common);
   if (!opened.ok()) return fail(opened.error());
-  auto versions = historyOf(opened->store, args.name);
-  if (!versions.ok()) return fail(versions.error());
-  const long long to = args.to == 0 ? versions->back().version : args.to;
-  const long long from = args.from == 0 ? to - 1 : args.from;
-  const PolicyVersion* a = findVersion(*versions, from);
-  const PolicyVersion* b = findVersion(*versions, to);
-  if (a == nullptr || b == nullptr) {
-    return fail(args.name + ": versions " + std::to_string(from) + " and " + std::to_string(to) +
-                " are not both there (1 to " + std::to_string(versions->back().version) +
-                "; a policy's first version has nothing before it)");
-  }
-  auto diff = lineDiff(a->text, b->text);
-  if (!diff) return fail(args.name + ": too large to compare line by line; use `policy show`");
-  std::string baselineNote;
-  if (a->baseline != b->baseline) baselineNote = "the baseline changed too\n";
+  auto diff = opened->reader->policyDiff(PolicyDiffQuery{args.name, args.from, args.to});
+  if (!diff.ok()) return fail(diff.error());
   if (args.common.format == "json") {
-    std::cout << json{{"name", args.name},
-                      {"from", from},
-                      {"to", to},
-                      {"diff", safeLines(*diff)},
-                      {"baseline_changed", a->baseline != b->baseline}}
-                     .dump(2)
-              << "\n";
+    printJson(*diff);
     return kExitOk;
   }
-  std::cout << "--- " << args.name << " version " << from << "\n+++ " << args.name << " version "
-            << to << "\n"
-            << (diff->empty() ? "(the policy text is the same)\n" : safeLines(*diff))
-            << baselineNote;
+  const std::string lines = textOf(*diff, "diff");
+  std::cout << "--- " << args.name << " version " << diff->value("from", Json(0)).dump() << "\n+++ "
+            << args.name << " version " << diff->value("to", Json(0)).dump() << "\n"
+            << (lines.empty() ? "(the policy text is the same)\n" : lines)
+            << (diff->value("baseline_changed", false) ? "the baseline changed too\n" : "");
   return kExitOk;
 }
 

@@ -17,6 +17,7 @@ std::string_view pathOf(std::string_view target) {
 }  // namespace
 
 size_t FleetApi::bodyLimit(std::string_view target, const PeerIdentity& peer) const {
+  if (admin_ != nullptr && AdminApi::serves(target)) return kMaxAdminBodyBytes;
   // Only an enrolled, unrevoked agent may send a large body.
   if (pathOf(target) == "/v1/report" && peer.hasCert &&
       (gate_ == nullptr || gate_->mayReport(peer.certHostId, peer.certPublicKey)))
@@ -27,6 +28,7 @@ size_t FleetApi::bodyLimit(std::string_view target, const PeerIdentity& peer) co
 HttpResponse FleetApi::handle(const HttpRequest& request) {
   const std::string_view path = pathOf(request.target);
   const auto only = [&](std::string_view method) { return request.method == method; };
+  if (admin_ != nullptr && AdminApi::serves(request.target)) return admin_->handle(request);
   if (path == "/v1/report") {
     if (!only("POST")) return text(405, "use POST");
     return reports_.handle(request);

@@ -7,7 +7,9 @@
 //   POST /v1/report   mutual TLS; a SignedBatch of at most 16 MiB
 //   POST /v1/rules    mutual TLS; a RulesRequest of at most 64 KiB
 //   GET  /healthz     "ok" while the fleet store answers
+//   GET  /api/v1/..., /metrics   the admin API (aggregator/api/admin_api.h), when given one
 
+#include "aggregator/api/admin_api.h"
 #include "aggregator/audit/audit_log.h"
 #include "aggregator/enroll/enrollment.h"
 #include "aggregator/http/https_server.h"
@@ -20,14 +22,17 @@ namespace driftwatch::aggregator {
 class FleetApi : public RequestHandler {
  public:
   // `gate`: who may send a large report; without one, any client certificate of the fleet CA.
+  // `admin`: the admin API; without one, its paths are not found.
   FleetApi(FleetStore& store, AuditLog& audit, EnrollmentService& enrollment,
-           ReportProcessor& reports, RulesService& rules, ReportGate* gate = nullptr)
+           ReportProcessor& reports, RulesService& rules, ReportGate* gate = nullptr,
+           AdminApi* admin = nullptr)
       : store_(store),
         audit_(audit),
         enrollment_(enrollment),
         reports_(reports),
         rules_(rules),
-        gate_(gate) {}
+        gate_(gate),
+        admin_(admin) {}
 
   size_t bodyLimit(std::string_view target, const PeerIdentity& peer) const override;
   HttpResponse handle(const HttpRequest& request) override;
@@ -42,6 +47,7 @@ class FleetApi : public RequestHandler {
   ReportProcessor& reports_;
   RulesService& rules_;
   ReportGate* gate_;
+  AdminApi* admin_;
 };
 
 }  // namespace driftwatch::aggregator

@@ -209,6 +209,18 @@ CREATE TABLE deliveries (
 CREATE INDEX deliveries_by_status ON deliveries (status, next_attempt_at);
 CREATE INDEX deliveries_by_receiver ON deliveries (receiver, last_attempt_at);
 )sql",
+    // Admin API tokens (aggregator/api/api_tokens): only a hash of each secret, by name.
+    R"sql(
+CREATE TABLE api_tokens (
+  hash TEXT PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER,
+  last_used_at INTEGER
+) WITHOUT ROWID;
+-- /metrics counts and rates accepted reports by time without reading the batches themselves.
+CREATE INDEX batches_by_time ON batches (received_at, deltas);
+)sql",
 };
 
 constexpr std::string_view kHostColumns =

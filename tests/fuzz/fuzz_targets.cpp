@@ -17,6 +17,10 @@
 #include "common/policy/glob.h"
 #include "common/policy/policy.h"
 
+#if DRIFTWATCH_FUZZ_TARGET == 9
+#include "aggregator/api/query_string.h"
+#endif
+
 #if DRIFTWATCH_FUZZ_TARGET == 7
 #include <filesystem>
 #include <memory>
@@ -202,6 +206,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     sources.push_back(std::move(source));
   }
   (void)policy::unitePolicies(std::move(sources), "fleet");
+#elif DRIFTWATCH_FUZZ_TARGET == 9
+  // Admin API request targets: what parses holds no control byte, and what a client encodes
+  // decodes back to itself.
+  auto target = aggregator::parseTarget(input);
+  if (target.ok()) {
+    for (const auto& segment : target->segments) {
+      for (const char c : segment) {
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) broken("control byte in a segment");
+      }
+    }
+    auto params = aggregator::QueryParameters::parse(target->query, {"host", "limit", "label"});
+    if (params.ok()) (void)params->number("limit", 100, 1, 1'000'000);
+  }
+  auto back = aggregator::percentDecode(aggregator::percentEncode(input), false);
+  bool control = false;
+  for (const char c : input)
+    control = control || static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+  if (back.ok() == control || (back.ok() && *back != input)) broken("percent-encoding round trip");
 #else
 #error "DRIFTWATCH_FUZZ_TARGET must name a target"
 #endif

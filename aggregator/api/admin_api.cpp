@@ -1,0 +1,222 @@
+#include "aggregator/api/admin_api.h"
+
+#include <chrono>
+
+#include "aggregator/api/query_string.h"
+#include "common/base/escape.h"
+#include "common/base/units.h"
+
+namespace driftwatch::aggregator {
+namespace {
+
+constexpr std::string_view kJsonType = "application/json";
+constexpr std::string_view kMetricsType = "text/plain; version=0.0.4; charset=utf-8";
+// Admin answers hold the fleet's configuration: no cache may keep them.
+constexpr std::string_view kNoStore = "no-store";
+constexpr int64_t kMaxLimit = 1'000'000;
+
+int64_t systemNowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+HttpResponse json(int status, const Json& body, HttpHeaders extra = {}) {
+  extra.emplace_back("Cache-Control", kNoStore);
+  return HttpResponse(status, std::string(kJsonType), dumpJson(body) + "\n", std::move(extra));
+}
+
+HttpResponse errorResponse(int status, std::string_view message, HttpHeaders extra = {}) {
+  return json(status, Json{{"error", displaySafe(message)}}, std::move(extra));
+}
+
+int statusOf(const Error& e) {
+  switch (e.code) {
+    case ErrorCode::kInvalidInput:
+      return 400;
+    case ErrorCode::kNotFound:
+      return 404;
+    case ErrorCode::kLimit:
+      return 422;
+    default:
+      return 500;
+  }
+}
+
+HttpResponse answer(const Result<Json>& view) {
+  if (!view.ok()) return errorResponse(statusOf(view.error()), view.error().describe());
+  return json(200, *view);
+}
+
+HttpResponse failed(const Error& e) {
+  return errorResponse(statusOf(e), e.describe());
+}
+
+bool isApiPath(std::string_view path) {
+  return path == "/api" || path.starts_with("/api/");
+}
+
+}  // namespace
+
+AdminApi::AdminApi(FleetStore& store, AuditLog& audit, const Metrics& metrics,
+                   DriftFlagRules flagRules, LocalFleetReader::Clock nowMs)
+    : audit_(audit),
+      metrics_(metrics),
+      tokens_(store),
+      reader_(store, flagRules, nowMs),
+      nowMs_(nowMs ? std::move(nowMs) : LocalFleetReader::Clock(systemNowMs)) {}
+
+bool AdminApi::serves(std::string_view target) {
+  const std::string_view path = target.substr(0, target.find('?'));
+  return isApiPath(path) || path == "/metrics" || path == "/";
+}
+
+HttpResponse AdminApi::handle(const HttpRequest& request) {
+  const std::string_view path =
+      std::string_view(request.target).substr(0, request.target.find('?'));
+  if (path == "/") {
+    if (request.method != "GET") return errorResponse(405, "use GET", {{"Allow", "GET"}});
+    return page_.serve(request.ifNoneMatch);
+  }
+  // Credentials first: an unauthenticated client learns nothing, not even which paths exist.
+  auto auth = tokens_.authenticate(request.authorization, nowMs_() / 1000);
+  if (!auth.ok()) return failed(auth.error());
+  if (const auto* refused = std::get_if<ApiAuthFailure>(&*auth)) {
+    const std::string shownPath = displaySafe(path.substr(0, 200));
+    audit_.recordUnauthenticated(
+        "api_auth_failed", request.peer.address,
+        refused->reason + " for " + displaySafe(request.method.substr(0, 16)) + " " + shownPath);
+    const bool presented = !request.authorization.empty();
+    const std::string challenge = presented ? R"(Bearer realm="driftwatch", error="invalid_token")"
+                                            : R"(Bearer realm="driftwatch")";
+    return errorResponse(401,
+                         presented ? "the API token is not valid (unknown, revoked or expired)"
+                                   : "an API token is required: Authorization: Bearer TOKEN "
+                                     "(create one with `driftwatch-aggregator api-token create`)",
+                         {{"WWW-Authenticate", challenge}});
+  }
+  if (request.method != "GET") return errorResponse(405, "use GET", {{"Allow", "GET"}});
+  return route(request);
+}
+
+HttpResponse AdminApi::route(const HttpRequest& request) {
+  auto target = parseTarget(request.target);
+  if (!target.ok()) return failed(target.error());
+  const auto& seg = target->segments;
+  const auto params = [&](std::initializer_list<std::string_view> allowed) {
+    return QueryParameters::parse(target->query, allowed);
+  };
+  const auto notFound = [] {
+    return errorResponse(404, "no such endpoint (see docs/aggregator.md, \"Admin API\")");
+  };
+
+  if (seg.size() == 1 && seg[0] == "metrics") {
+    if (auto q = params({}); !q.ok()) return failed(q.error());
+    auto text = metrics_.render(nowMs_());
+    if (!text.ok()) return failed(text.error());
+    return HttpResponse(200, std::string(kMetricsType), std::move(*text),
+                        {{"Cache-Control", std::string(kNoStore)}});
+  }
+  if (seg.size() < 3 || seg[0] != "api" || seg[1] != "v1") return notFound();
+  const std::string& collection = seg[2];
+  const size_t n = seg.size();
+
+  if (collection == "hosts") {
+    if (n == 3) {
+      if (auto q = params({}); !q.ok()) return failed(q.error());
+      return answer(reader_.hosts());
+    }
+    const std::string& id = seg[3];
+    if (n == 4) {
+      if (auto q = params({}); !q.ok()) return failed(q.error());
+      return answer(reader_.host(id));
+    }
+    if (n == 5 && seg[4] == "history") {
+      auto q = params({"resource", "limit"});
+      if (!q.ok()) return failed(q.error());
+      auto limit = q->number("limit", 100, 1, kMaxLimit);
+      if (!limit.ok()) return failed(limit.error());
+      return answer(reader_.history(HistoryQuery{id, q->get("resource").value_or(""), *limit}));
+    }
+    if (n == 5 && seg[4] == "gaps") {
+      if (auto q = params({}); !q.ok()) return failed(q.error());
+      return answer(reader_.gaps(id));
+    }
+    return notFound();
+  }
+
+  if (collection == "drift" && n == 3) {
+    auto q = params(
+        {"host", "label", "severity", "status", "direction", "min_age", "creep", "recurring"});
+    if (!q.ok()) return failed(q.error());
+    DriftQuery drift;
+    drift.host = q->get("host").value_or("");
+    drift.status = q->get("status").value_or("open");
+    drift.severity = q->get("severity").value_or("");
+    drift.direction = q->get("direction").value_or("");
+    for (const auto& [name, flag] :
+         {std::pair<const char*, bool*>{"creep", &drift.creep},
+          std::pair<const char*, bool*>{"recurring", &drift.recurring}}) {
+      const auto text = q->get(name);
+      if (!text) continue;
+      if (*text != "true" && *text != "false")
+        return errorResponse(
+            400, std::string(name) + "=" + escapeBytes(*text) + ": must be true or false");
+      *flag = *text == "true";
+    }
+    if (auto label = q->get("label")) {
+      auto parsed = parseLabelFilter(*label, FieldNames::kQueryParameters);
+      if (!parsed.ok()) return failed(parsed.error());
+      drift.label = std::move(*parsed);
+    }
+    if (auto minAge = q->get("min_age")) {
+      drift.minAge = parseDuration(*minAge);
+      if (!drift.minAge)
+        return errorResponse(
+            400, "min_age=" + escapeBytes(*minAge) + ": not a duration (like 30m, 12h, 7d)");
+    }
+    if (auto s = checkDriftQuery(drift, FieldNames::kQueryParameters); !s.ok())
+      return failed(s.error());
+    return answer(reader_.drift(drift));
+  }
+
+  if (collection == "policies") {
+    if (n == 3) {
+      if (auto q = params({}); !q.ok()) return failed(q.error());
+      return answer(reader_.policies());
+    }
+    const std::string& name = seg[3];
+    if (n == 4) {
+      auto q = params({"version"});
+      if (!q.ok()) return failed(q.error());
+      auto version = q->number("version", 0, 1, kMaxLimit * 1000);
+      if (!version.ok()) return failed(version.error());
+      return answer(reader_.policy(name, *version));
+    }
+    if (n == 5 && seg[4] == "history") {
+      if (auto q = params({}); !q.ok()) return failed(q.error());
+      return answer(reader_.policyHistory(name));
+    }
+    if (n == 5 && seg[4] == "diff") {
+      auto q = params({"from", "to"});
+      if (!q.ok()) return failed(q.error());
+      auto from = q->number("from", 0, 1, kMaxLimit * 1000);
+      if (!from.ok()) return failed(from.error());
+      auto to = q->number("to", 0, 1, kMaxLimit * 1000);
+      if (!to.ok()) return failed(to.error());
+      return answer(reader_.policyDiff(PolicyDiffQuery{name, *from, *to}));
+    }
+    return notFound();
+  }
+
+  if (collection == "audit" && n == 3) {
+    auto q = params({"limit"});
+    if (!q.ok()) return failed(q.error());
+    auto limit = q->number("limit", 100, 1, kMaxLimit);
+    if (!limit.ok()) return failed(limit.error());
+    return answer(reader_.audit(*limit));
+  }
+  return notFound();
+}
+
+}  // namespace driftwatch::aggregator

@@ -1,0 +1,165 @@
+#include "aggregator/cli/remote_reader.h"
+
+#include "aggregator/api/query_string.h"
+#include "common/base/escape.h"
+#include "common/net/https_client.h"
+
+namespace driftwatch::aggregator {
+namespace {
+
+// Fleet views can be large (every drift item of a big fleet), but not unbounded.
+constexpr size_t kMaxReplyBytes = 256u << 20;
+
+struct ServerUrl {
+  std::string host;
+  std::string port;
+};
+
+Result<ServerUrl> parseServerUrl(std::string_view url) {
+  const auto bad = [&](std::string_view why) {
+    return makeError(ErrorCode::kInvalidInput,
+                     std::string(why) + " (like https://fleet.example.net:8443)",
+                     "--server " + escapeBytes(url));
+  };
+  constexpr std::string_view kScheme = "https://";
+  if (!url.starts_with(kScheme)) return bad("the admin API speaks HTTPS only: use https://");
+  std::string_view rest = url.substr(kScheme.size());
+  if (rest.ends_with('/')) rest.remove_suffix(1);
+  if (rest.find_first_of("/?#@") != std::string_view::npos)
+    return bad("give the server only, without a path");
+  ServerUrl out;
+  std::string_view port;
+  if (rest.starts_with('[')) {
+    const size_t close = rest.find(']');
+    if (close == std::string_view::npos) return bad("an IPv6 address needs its closing ']'");
+    out.host = std::string(rest.substr(1, close - 1));
+    rest.remove_prefix(close + 1);
+    if (!rest.empty() && rest.front() != ':') return bad("':PORT' must follow the address");
+    if (!rest.empty()) port = rest.substr(1);
+  } else {
+    const size_t colon = rest.find(':');
+    out.host = std::string(rest.substr(0, colon));
+    if (colon != std::string_view::npos) port = rest.substr(colon + 1);
+  }
+  if (out.host.empty()) return bad("no host name");
+  if (port.empty()) port = "443";
+  for (const char c : port) {
+    if (c < '0' || c > '9') return bad("the port must be a number");
+  }
+  if (port.size() > 5 || std::stoi(std::string(port)) > 65535 || std::stoi(std::string(port)) == 0)
+    return bad("the port must be 1 to 65535");
+  out.port = std::string(port);
+  return out;
+}
+
+class RemoteFleetReader : public FleetReader {
+ public:
+  RemoteFleetReader(net::HttpsClientOptions client, std::string server, std::string token)
+      : client_(std::move(client)), server_(std::move(server)), token_(std::move(token)) {}
+
+  Result<Json> hosts() override { return get("/api/v1/hosts"); }
+  Result<Json> host(const std::string& id) override {
+    return get("/api/v1/hosts/" + percentEncode(id));
+  }
+  Result<Json> history(const HistoryQuery& q) override {
+    std::string target =
+        "/api/v1/hosts/" + percentEncode(q.host) + "/history?limit=" + std::to_string(q.limit);
+    if (!q.resource.empty()) target += "&resource=" + percentEncode(q.resource);
+    return get(target);
+  }
+  Result<Json> gaps(const std::string& host) override {
+    return get("/api/v1/hosts/" + percentEncode(host) + "/gaps");
+  }
+  Result<Json> drift(const DriftQuery& q) override {
+    std::string target = "/api/v1/drift?status=" + percentEncode(q.status);
+    if (!q.host.empty()) target += "&host=" + percentEncode(q.host);
+    if (q.label) target += "&label=" + percentEncode(q.label->first + "=" + q.label->second);
+    if (!q.severity.empty()) target += "&severity=" + percentEncode(q.severity);
+    if (!q.direction.empty()) target += "&direction=" + percentEncode(q.direction);
+    // Milliseconds: parseDuration on the server reads "1500ms" exactly.
+    if (q.creep) target += "&creep=true";
+    if (q.recurring) target += "&recurring=true";
+    if (q.minAge) target += "&min_age=" + std::to_string(q.minAge->count()) + "ms";
+    return get(target);
+  }
+  Result<Json> policies() override { return get("/api/v1/policies"); }
+  Result<Json> policy(const std::string& name, int64_t version) override {
+    std::string target = "/api/v1/policies/" + percentEncode(name);
+    if (version != 0) target += "?version=" + std::to_string(version);
+    return get(target);
+  }
+  Result<Json> policyHistory(const std::string& name) override {
+    return get("/api/v1/policies/" + percentEncode(name) + "/history");
+  }
+  Result<Json> policyDiff(const PolicyDiffQuery& q) override {
+    std::string target = "/api/v1/policies/" + percentEncode(q.name) + "/diff";
+    std::string sep = "?";
+    if (q.from != 0) {
+      target += sep + "from=" + std::to_string(q.from);
+      sep = "&";
+    }
+    if (q.to != 0) target += sep + "to=" + std::to_string(q.to);
+    return get(target);
+  }
+  Result<Json> audit(int64_t limit) override {
+    return get("/api/v1/audit?limit=" + std::to_string(limit));
+  }
+
+ private:
+  Result<Json> get(const std::string& target) {
+    auto reply =
+        client_.request("GET", target, "", "",
+                        {{"Authorization", "Bearer " + token_}, {"Accept", "application/json"}});
+    if (!reply.ok()) return reply.error();
+    const Json body = Json::parse(reply->body, nullptr, false);
+    if (reply->status == 200) {
+      if (body.is_discarded())
+        return makeError(ErrorCode::kIo, "the server's answer is not JSON", server_);
+      return body;
+    }
+    std::string message = "HTTP " + std::to_string(reply->status);
+    if (!body.is_discarded() && body.is_object() && body.contains("error") &&
+        body["error"].is_string())
+      message = displaySafe(body["error"].get<std::string>());
+    switch (reply->status) {
+      case 400:
+        return makeError(ErrorCode::kInvalidInput, message);
+      case 404:
+        return makeError(ErrorCode::kNotFound, message);
+      case 401:
+        return makeError(ErrorCode::kPermission,
+                         message + " (check --token, --token-file or DRIFTWATCH_TOKEN)", server_);
+      default:
+        return makeError(ErrorCode::kIo, message, server_);
+    }
+  }
+
+  net::HttpsClient client_;
+  std::string server_;
+  std::string token_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<FleetReader>> openRemoteReader(const RemoteOptions& options) {
+  auto url = parseServerUrl(options.server);
+  if (!url.ok()) return url.error();
+  if (options.token.empty())
+    return makeError(ErrorCode::kInvalidInput,
+                     "--server needs an API token: --token-file FILE, DRIFTWATCH_TOKEN or --token "
+                     "(create one with `driftwatch-aggregator api-token create` on the server)");
+  net::HttpsClientOptions client;
+  client.host = url->host;
+  client.port = url->port;
+  client.pinnedCaFingerprint = options.caFingerprint;
+  client.caPem = options.caPem;
+  client.userAgent = "driftwatch-aggregator";
+  client.maxReplyBytes = kMaxReplyBytes;
+  std::string shown = options.server;
+  while (shown.ends_with('/'))
+    shown.pop_back();
+  return std::unique_ptr<FleetReader>(
+      std::make_unique<RemoteFleetReader>(std::move(client), shown, options.token));
+}
+
+}  // namespace driftwatch::aggregator
