@@ -1,0 +1,187 @@
+// The admin API end to end: the real aggregator serving a real agent's drift, an API token
+// made with the CLI, the API over real TLS on 127.0.0.1, the CLI's --server mode compared with
+// its local output, and a /metrics scrape.
+
+#include <map>
+#include <sstream>
+
+#include <doctest/doctest.h>
+#include <sys/stat.h>
+
+#include "common/net/https_client.h"
+#include "tests/e2e/daemon_harness.h"
+#include "tests/e2e/fleet_harness.h"
+
+using namespace driftwatch;
+using namespace driftwatch::testing;
+using nlohmann::json;
+
+namespace {
+
+net::HttpsClientOptions pinnedTo(const Aggregator& agg) {
+  net::HttpsClientOptions o;
+  o.host = "127.0.0.1";
+  o.port = std::to_string(agg.port());
+  o.pinnedCaFingerprint = agg.fingerprint();
+  o.userAgent = "e2e";
+  return o;
+}
+
+net::HttpReply apiGet(const Aggregator& agg, const std::string& target, const std::string& token) {
+  net::HttpsClient client(pinnedTo(agg));
+  net::HttpHeaders headers;
+  if (!token.empty()) headers.emplace_back("Authorization", "Bearer " + token);
+  auto reply = client.request("GET", target, "", "", headers);
+  INFO("transport: " << (reply.ok() ? "" : reply.error().describe()));
+  REQUIRE(reply.ok());
+  return *reply;
+}
+
+// `driftwatch-aggregator ARGS --server ...`: the CLI against the API, not the data directory.
+ProcessResult remote(const Aggregator& agg, std::vector<std::string> args,
+                     std::vector<std::string> trust, const ProcessOptions& options = {}) {
+  args.insert(args.begin(), aggregatorBinary());
+  args.insert(args.end(), trust.begin(), trust.end());
+  auto r = runProcess(args, options);
+  if (r.timedOut || r.signal != 0) FAIL("driftwatch-aggregator " << args[1] << ": " << r.err);
+  (void)agg;
+  return r;
+}
+
+// Sample lines of a Prometheus exposition by series ("name{labels}").
+std::map<std::string, double> samplesOf(const std::string& text) {
+  std::map<std::string, double> out;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    const size_t space = line.rfind(' ');
+    REQUIRE(space != std::string::npos);
+    out[line.substr(0, space)] = std::stod(line.substr(space + 1));
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("fleet: the admin API and the CLI's --server mode over real TLS") {
+  TempDir work;
+  work.write("root/etc/motd", "welcome\n");
+  REQUIRE(::chmod(work.at("root/etc/motd").c_str(), 0644) == 0);
+  work.write("p.yaml", "name: local\nfiles:\n  - path: /etc/motd\n    mode: \"0644\"\n");
+  Aggregator agg(work);
+  agg.start();
+  INFO("aggregator stderr:\n" << agg.stderrText());
+  REQUIRE(enrollAgent(agg, work.at("state"), agg.createToken("role=web")).exitCode == 0);
+  work.write("fleet/web.yaml",
+             "name: web\nselector: {role: web}\nfiles:\n  - path: /etc/motd\n    mode: \"0644\"\n");
+  REQUIRE(agg.admin({"policy", "apply", work.at("fleet")}).exitCode == 0);
+  AgentDaemon daemon(work, work.at("root"), "batch_delay: 50ms\nretry_max: 1s\n");
+  daemon.start();
+  // In sync first, so that the change arrives as a delta (managed drift) after the snapshot.
+  REQUIRE(waitFor([&] {
+    const auto s = agentStatus(work.at("state"));
+    return !s.is_null() && s["uplink"]["in_sync"] == true && s["uplink"]["acked_seq"] != 0;
+  }));
+  REQUIRE(::chmod(work.at("root/etc/motd").c_str(), 0600) == 0);
+  REQUIRE(waitFor([&] { return agg.adminJson({"drift", "list"}).size() == 1; }));
+
+  // An API token, made with the CLI and kept in a private file.
+  const auto created = agg.admin({"api-token", "create", "--name", "e2e"});
+  REQUIRE(created.exitCode == 0);
+  std::string token = created.out;
+  while (!token.empty() && token.back() == '\n')
+    token.pop_back();
+  REQUIRE(token.rfind("dwa_", 0) == 0);
+  work.write("token", token + "\n", 0600);
+
+  SUBCASE("without a token: 401 and an audit record; with it: the CLI's JSON") {
+    const auto refused = apiGet(agg, "/api/v1/hosts", "");
+    CHECK(refused.status == 401);
+    CHECK(json::parse(refused.body).contains("error"));
+    CHECK(apiGet(agg, "/api/v1/hosts", "dwa_wrong").status == 401);
+    CHECK(apiGet(agg, "/metrics", "").status == 401);
+    const auto failures = agg.audit("api_auth_failed");
+    CHECK(failures.size() == 3);
+    for (const auto& a : failures)
+      CHECK(a["detail"].get<std::string>().find("dwa_") == std::string::npos);
+
+    const auto hosts = apiGet(agg, "/api/v1/hosts", token);
+    REQUIRE(hosts.status == 200);
+    CHECK(hosts.contentType == "application/json");
+    CHECK(json::parse(hosts.body) == agg.adminJson({"hosts", "list"}));
+    const auto drift = apiGet(agg, "/api/v1/drift?label=role%3Dweb&severity=high", token);
+    REQUIRE(drift.status == 200);
+    const auto bad = apiGet(agg, "/api/v1/drift?colour=red", token);
+    CHECK(bad.status == 400);
+    CHECK(json::parse(bad.body)["error"].get<std::string>().find("colour") != std::string::npos);
+    CHECK(apiGet(agg, "/api/v1/hosts/nope", token).status == 404);
+
+    // The token's use is recorded; the secret is not listed.
+    const auto tokens = agg.adminJson({"api-token", "list"});
+    REQUIRE(tokens.size() == 1);
+    CHECK(tokens[0]["name"] == "e2e");
+    CHECK(!tokens[0]["last_used_at"].is_null());
+    CHECK(tokens.dump().find(token) == std::string::npos);
+  }
+
+  SUBCASE("drift list --server prints what drift list prints locally") {
+    const std::vector<std::string> pinned = {"--server",         agg.url(),
+                                             "--token-file",     work.at("token"),
+                                             "--ca-fingerprint", agg.fingerprint()};
+    for (const auto* format : {"json", "text"}) {
+      const auto local = agg.admin({"drift", "list", "--format", format});
+      const auto far = remote(agg, {"drift", "list", "--format", format}, pinned);
+      INFO("remote stderr: " << far.err);
+      REQUIRE(far.exitCode == 0);
+      CHECK(far.out == local.out);
+    }
+    CHECK(json::parse(remote(agg, {"drift", "list", "--format", "json"}, pinned).out).size() == 1);
+    // The same through the environment, trusting the CA file instead of a pin.
+    ProcessOptions env;
+    env.env = {"DRIFTWATCH_SERVER=" + agg.url(), "DRIFTWATCH_TOKEN=" + token};
+    const auto viaEnv = remote(agg, {"hosts", "list", "--format", "json"},
+                               {"--ca", agg.dataDir() + "/ca.crt"}, env);
+    INFO("remote stderr: " << viaEnv.err);
+    REQUIRE(viaEnv.exitCode == 0);
+    CHECK(json::parse(viaEnv.out) == agg.adminJson({"hosts", "list"}));
+    const std::vector<std::vector<std::string>> policyCommands = {
+        {"policy", "list"}, {"policy", "show", "web"}, {"policy", "history", "web"}};
+    for (const auto& cmd : policyCommands) {
+      const auto far = remote(agg, cmd, pinned);
+      REQUIRE(far.exitCode == 0);
+      CHECK(far.out == agg.admin(cmd).out);
+    }
+    // Errors read the same as locally, and a wrong pin stops before the token is sent.
+    const auto missing = remote(agg, {"hosts", "gaps", "nope"}, pinned);
+    CHECK(missing.exitCode == 1);
+    CHECK(missing.err == agg.admin({"hosts", "gaps", "nope"}).err);
+    const auto wrongPin = remote(agg, {"hosts", "list"},
+                                 {"--server", agg.url(), "--token-file", work.at("token"),
+                                  "--ca-fingerprint", "sha256:" + std::string(64, '0')});
+    CHECK(wrongPin.exitCode == 1);
+    CHECK(wrongPin.err.find("pinned fingerprint") != std::string::npos);
+
+    // A revoked token is refused, and the CLI says what to check.
+    REQUIRE(agg.admin({"api-token", "revoke", "e2e"}).exitCode == 0);
+    const auto revoked = remote(agg, {"drift", "list"}, pinned);
+    CHECK(revoked.exitCode == 1);
+    CHECK(revoked.err.find("--token-file") != std::string::npos);
+  }
+
+  SUBCASE("/metrics over TLS: hosts, open drift and ingest") {
+    const auto scraped = apiGet(agg, "/metrics", token);
+    REQUIRE(scraped.status == 200);
+    CHECK(scraped.contentType.find("version=0.0.4") != std::string::npos);
+    CHECK(scraped.body.find("# TYPE driftwatch_hosts gauge") != std::string::npos);
+    const auto samples = samplesOf(scraped.body);
+    CHECK(samples.at(R"(driftwatch_hosts{status="reporting"})") == 1);
+    double open = 0;
+    for (const auto& [series, value] : samples)
+      open += series.starts_with("driftwatch_drift_open{") ? value : 0;
+    CHECK(open == 1);
+    CHECK(samples.size() >= 8);
+    CHECK(samples.at("driftwatch_reports_ingested_total") >= 1);
+    CHECK(samples.at("driftwatch_deltas_ingested_total") >= 1);
+  }
+}
