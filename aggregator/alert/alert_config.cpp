@@ -29,7 +29,7 @@ class SectionParser {
       return at(section, "alerts", "must be a mapping (settle, receivers, ...)");
     static const std::vector<std::string_view> kKeys = {
         "settle",    "min_severity", "group_wait", "retry_base",
-        "retry_max", "max_attempts", "receivers"};
+        "retry_max", "max_attempts", "receivers",  "host_silent_after"};
     for (auto it = section.begin(); it != section.end(); ++it) {
       const YAML::Node keyNode = it->first;  // copies: the iterator yields temporaries
       const YAML::Node value = it->second;
@@ -46,6 +46,13 @@ class SectionParser {
         auto d = duration(value, field, *text, 0, std::chrono::hours(24), "up to 1d, like 30s");
         if (!d.ok()) return d.error();
         out.settle = *d;
+      } else if (key == "host_silent_after") {
+        auto d = duration(value, field, *text, 0, std::chrono::hours(24 * 7),
+                          "up to 7d, like 15m (0: never)");
+        if (!d.ok()) return d.error();
+        if (d->count() != 0 && d->count() < 60'000)
+          return at(value, field, "must be at least 1m (or 0: never), like 15m");
+        out.hostSilentAfter = *d;
       } else if (key == "group_wait") {
         auto d = duration(value, field, *text, 0, std::chrono::hours(1), "up to 1h, like 10s");
         if (!d.ok()) return d.error();

@@ -54,6 +54,9 @@ struct AlertsConfig {
   std::chrono::milliseconds retryBase{std::chrono::seconds(5)};
   std::chrono::milliseconds retryMax{std::chrono::minutes(10)};
   unsigned maxAttempts = 10;
+  // A host that has not reported for this long raises a host_silent alert (agents report at
+  // least every heartbeat_interval, 5 minutes by default: three missed heartbeats); 0: never.
+  std::chrono::milliseconds hostSilentAfter{std::chrono::minutes(15)};
   std::vector<ReceiverConfig> receivers;
 
   const ReceiverConfig* receiver(std::string_view name) const;

@@ -5,6 +5,11 @@
 #include <map>
 
 #include "aggregator/alert/alert_payload.h"
+#include "aggregator/alert/alert_queue.h"
+#include "aggregator/drift/drift_decisions.h"
+#include "aggregator/drift/drift_engine.h"
+#include "aggregator/maintenance/maintenance_windows.h"
+#include "common/base/time.h"
 
 namespace driftwatch::aggregator {
 namespace {
@@ -32,9 +37,91 @@ int64_t retryDelayMs(const AlertsConfig& config, int64_t attempts) {
 
 Result<int64_t> AlertDispatcher::step(int64_t now) {
   int64_t next = std::numeric_limits<int64_t>::max();
+  if (auto s = housekeeping(now, next); !s.ok()) return s.error();
   if (auto s = queueNotifications(now, next); !s.ok()) return s.error();
   if (auto s = deliver(now, next); !s.ok()) return s.error();
   return next;
+}
+
+Status AlertDispatcher::housekeeping(int64_t now, int64_t& next) {
+  DriftFilter waived;
+  waived.status = std::string(kDriftWaived);
+  auto items = store_.driftItems(waived);
+  if (!items.ok()) return items.error();
+  bool expired = false;
+  for (const auto& d : *items) {
+    if (!d.waivedUntil) continue;
+    if (*d.waivedUntil <= now) {
+      expired = true;
+    } else {
+      next = std::min(next, *d.waivedUntil);
+    }
+  }
+  const bool silence = config_.hostSilentAfter.count() > 0 && now >= nextSilenceCheck_;
+  if (silence) {
+    // Often enough to alert within a few percent of the threshold, rarely enough to cost
+    // nothing: one read of the hosts table.
+    nextSilenceCheck_ =
+        now + std::clamp<int64_t>(config_.hostSilentAfter.count() / 20, 1'000, 30'000);
+  }
+  // Not a deadline of its own: the worker runs a round at least every second anyway.
+  if (!expired && !silence) return {};
+
+  auto tx = store_.begin();
+  if (!tx.ok()) return tx.error();
+  if (expired) {
+    auto reopened = reopenExpiredWaivers(store_, now);
+    if (!reopened.ok()) return reopened.error();
+    // The waiver was the settle time: its drift alerts at once.
+    AlertQueue queue(store_, config_.settle);
+    for (const auto& item : *reopened) {
+      if (auto s = queue.opened(item, std::chrono::milliseconds(0), now); !s.ok()) return s;
+      if (log_)
+        log_("the waiver of " + item.resource + " on " + item.host + " expired: open again");
+    }
+  }
+  if (silence) {
+    if (auto s = checkSilence(now); !s.ok()) return s;
+  }
+  return tx->commit();
+}
+
+Status AlertDispatcher::checkSilence(int64_t now) {
+  auto stmt = store_.database().prepare("SELECT id, last_seen, revoked_at FROM hosts");
+  if (!stmt.ok()) return stmt.error();
+  struct Seen {
+    std::string id;
+    int64_t lastSeen;
+    bool revoked;
+  };
+  std::vector<Seen> hosts;
+  while (stmt->step())
+    hosts.push_back({stmt->columnText(0), stmt->columnInt(1), !stmt->isNull(2)});
+  if (!stmt->status().ok()) return stmt->status().error();
+  const int64_t after = config_.hostSilentAfter.count();
+  for (const auto& h : hosts) {
+    // A host that never reported is waiting for its agent, not silent; a revoked one is gone.
+    const bool silent = !h.revoked && h.lastSeen > 0 && now - h.lastSeen >= after;
+    auto existing = alerts_.unresolved(kAlertKindHostSilent, h.id, "");
+    if (!existing.ok()) return existing.error();
+    if (silent && !*existing) {
+      AlertRecord a;
+      a.kind = std::string(kAlertKindHostSilent);
+      a.host = h.id;
+      a.severity = "high";
+      a.summary =
+          "no report since " +
+          formatUtc(std::chrono::system_clock::time_point(std::chrono::milliseconds(h.lastSeen))) +
+          " (alerts.host_silent_after " + std::to_string(after / 1000) + "s)";
+      a.status = std::string(kAlertPending);
+      a.createdAt = now;
+      a.firesAt = now;
+      if (auto id = alerts_.addAlert(a); !id.ok()) return id.error();
+    } else if (!silent && *existing) {
+      if (auto s = alerts_.setStatus((*existing)->id, kAlertResolved, now); !s.ok()) return s;
+    }
+  }
+  return {};
 }
 
 Status AlertDispatcher::queueNotifications(int64_t now, int64_t& next) {
@@ -53,7 +140,25 @@ Status AlertDispatcher::queueNotifications(int64_t now, int64_t& next) {
   auto due = alerts_.due(now);
   if (!due.ok()) return due.error();
   std::vector<AlertRecord> notifiable;
+  const MaintenanceWindows windows(store_);
+  std::map<std::string, std::optional<int64_t>> heldUntil;  // by host, for this round
   for (auto& a : *due) {
+    auto held = heldUntil.find(a.host);
+    if (held == heldUntil.end()) {
+      auto host = store_.host(a.host);
+      if (!host.ok()) return host.error();
+      auto until = windows.heldUntil(*host ? (*host)->labels : Labels{}, now);
+      if (!until.ok()) return until.error();
+      held = heldUntil.emplace(a.host, *until).first;
+    }
+    if (held->second) {
+      // A maintenance window holds the host: the alert waits for its end, and fires then only
+      // if its drift is still open (a resolved one never notifies).
+      a.firesAt = *held->second;
+      if (auto s = alerts_.updateAlert(a); !s.ok()) return s;
+      next = std::min(next, a.firesAt);
+      continue;
+    }
     const auto severity = model::parseSeverity(a.severity);
     if (severity && *severity < config_.minSeverity) {
       // Recorded, and visible in `alerts list`, but below the threshold: nobody is told.

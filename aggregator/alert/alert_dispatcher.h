@@ -2,9 +2,12 @@
 // The dispatcher: one round of alert delivery at a given time, on its own connection to
 // fleet.db (the delivery worker's thread; tests call step() with their own clock).
 //
-// 1. Pending alerts whose settle time ended fire. Those below alerts.min_severity are recorded
-//    as firing and never notified. The others of one host are grouped: once the first of them
-//    has waited alerts.group_wait, one firing notification lists every one then due.
+// 0. Waivers that expired reopen their drift; hosts gone silent raise host_silent alerts.
+// 1. Pending alerts whose settle time ended fire, unless a maintenance window holds their host:
+//    then they wait for the window's end (and fire then if their drift is still open). Those below
+//    alerts.min_severity are recorded as firing and never notified. The others of one host are
+//    grouped: once the first of them has waited alerts.group_wait, one firing notification lists
+//    every one then due.
 // 2. Resolved alerts that were notified are announced the same way (one resolved notification
 //    per host and window).
 // 3. Each notification gets one delivery per receiver, with a stable idempotency key, in the
@@ -45,6 +48,11 @@ class AlertDispatcher {
   Result<int64_t> step(int64_t now);
 
  private:
+  // Before step 1, in its own transaction when there is anything to do: waivers that expired
+  // open their drift again (alerting at once), hosts that stopped reporting for
+  // alerts.host_silent_after raise a host_silent alert (resolved when they report again).
+  Status housekeeping(int64_t now, int64_t& next);
+  Status checkSilence(int64_t now);
   // Steps 1 to 3, in one transaction.
   Status queueNotifications(int64_t now, int64_t& next);
   Status notify(std::string_view event, const std::string& host,
@@ -58,6 +66,7 @@ class AlertDispatcher {
   const AlertsConfig& config_;
   AlertSender& sender_;
   std::function<void(const std::string&)> log_;
+  int64_t nextSilenceCheck_ = 0;
 };
 
 }  // namespace driftwatch::aggregator

@@ -26,6 +26,7 @@
 namespace driftwatch::aggregator {
 
 inline constexpr std::string_view kAlertKindDrift = "drift";
+inline constexpr std::string_view kAlertKindHostSilent = "host_silent";  // resource ""
 
 inline constexpr std::string_view kAlertPending = "pending";
 inline constexpr std::string_view kAlertFiring = "firing";

@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <map>
 
+#include "aggregator/alert/alert_store.h"
+
 namespace driftwatch::aggregator {
 namespace {
 
@@ -80,15 +82,16 @@ Status HostMetrics::collect(MetricsWriter& out, int64_t nowMs) {
       "'never_reported' WHEN last_seen < ? THEN 'silent' ELSE 'reporting' END, count(*) FROM "
       "hosts GROUP BY 1");
   if (!stmt.ok()) return stmt.error();
-  stmt->bind(1, nowMs - kSilentAfterMs);
+  // With host_silent alerts off (0), the 15-minute default still tells silent hosts here.
+  stmt->bind(1, nowMs - (silentAfterMs_ > 0 ? silentAfterMs_ : kSilentAfterMs));
   std::map<std::string, int64_t> counts = {
       {"reporting", 0}, {"silent", 0}, {"never_reported", 0}, {"revoked", 0}};
   while (stmt->step())
     counts[stmt->columnText(0)] = stmt->columnInt(1);
   if (!stmt->status().ok()) return stmt->status().error();
   out.family("driftwatch_hosts", "gauge",
-             "Enrolled hosts by status: reporting, silent (no report for 15 minutes), "
-             "never_reported, revoked.");
+             "Enrolled hosts by status: reporting, silent (no report for "
+             "alerts.host_silent_after), never_reported, revoked.");
   for (const auto& [status, n] : counts)
     out.sample("driftwatch_hosts", {{"status", status}}, n);
   return {};
@@ -146,11 +149,46 @@ Status IngestMetrics::collect(MetricsWriter& out, int64_t nowMs) {
   return {};
 }
 
-Metrics fleetMetrics(const FleetStore& store) {
+Status AlertMetrics::collect(MetricsWriter& out, int64_t) {
+  const AlertStore alerts(store_.database());
+  auto byStatus = alerts.alertCounts();
+  if (!byStatus.ok()) return byStatus.error();
+  std::map<std::string, int64_t> shown = {{std::string(kAlertPending), 0},
+                                          {std::string(kAlertFiring), 0},
+                                          {std::string(kAlertAcknowledged), 0},
+                                          {std::string(kAlertResolved), 0}};
+  for (const auto& [status, n] : *byStatus)
+    shown[status] = n;
+  out.family("driftwatch_alerts", "gauge",
+             "Alerts by status: pending, firing, acknowledged, resolved.");
+  for (const auto& [status, n] : shown)
+    out.sample("driftwatch_alerts", {{"status", status}}, n);
+
+  auto deliveries = alerts.deliveryCounts();
+  if (!deliveries.ok()) return deliveries.error();
+  std::map<std::string, int64_t> sent = {{std::string(kDeliveryPending), 0},
+                                         {std::string(kDeliveryDelivered), 0},
+                                         {std::string(kDeliveryDead), 0}};
+  for (const auto& [status, n] : *deliveries)
+    sent[status] = n;
+  out.family("driftwatch_alert_deliveries", "gauge",
+             "Notification deliveries to receivers by status: pending, delivered, dead.");
+  for (const auto& [status, n] : sent)
+    out.sample("driftwatch_alert_deliveries", {{"status", status}}, n);
+
+  auto depth = alerts.queueDepth();
+  if (!depth.ok()) return depth.error();
+  out.family("driftwatch_alert_queue_depth", "gauge", "Deliveries waiting to be sent or retried.");
+  out.sample("driftwatch_alert_queue_depth", {}, *depth);
+  return {};
+}
+
+Metrics fleetMetrics(const FleetStore& store, int64_t silentAfterMs) {
   Metrics m;
-  m.add(std::make_unique<HostMetrics>(store));
+  m.add(std::make_unique<HostMetrics>(store, silentAfterMs));
   m.add(std::make_unique<DriftMetrics>(store));
   m.add(std::make_unique<IngestMetrics>(store));
+  m.add(std::make_unique<AlertMetrics>(store));
   return m;
 }
 

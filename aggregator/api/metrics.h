@@ -51,8 +51,9 @@ class Metrics {
   std::vector<std::unique_ptr<MetricSource>> sources_;
 };
 
-// A host that has not reported for this long is "silent" (agents report at least every
-// heartbeat_interval, 5 minutes by default: three missed heartbeats).
+// A host that has not reported for this long is "silent" by default (agents report at least
+// every heartbeat_interval, 5 minutes by default: three missed heartbeats); `serve` uses
+// alerts.host_silent_after, so that /metrics and host_silent alerts agree.
 inline constexpr int64_t kSilentAfterMs = 15LL * 60 * 1000;
 // The window over which the ingest rates are averaged.
 inline constexpr int64_t kIngestRateWindowMs = 5LL * 60 * 1000;
@@ -60,7 +61,20 @@ inline constexpr int64_t kIngestRateWindowMs = 5LL * 60 * 1000;
 // driftwatch_hosts{status="reporting|silent|never_reported|revoked"}
 class HostMetrics : public MetricSource {
  public:
-  explicit HostMetrics(const FleetStore& store) : store_(store) {}
+  explicit HostMetrics(const FleetStore& store, int64_t silentAfterMs = kSilentAfterMs)
+      : store_(store), silentAfterMs_(silentAfterMs) {}
+  Status collect(MetricsWriter& out, int64_t nowMs) override;
+
+ private:
+  const FleetStore& store_;
+  int64_t silentAfterMs_;
+};
+
+// driftwatch_alerts{status}, driftwatch_alert_deliveries{status} and
+// driftwatch_alert_queue_depth (deliveries neither delivered nor dead).
+class AlertMetrics : public MetricSource {
+ public:
+  explicit AlertMetrics(const FleetStore& store) : store_(store) {}
   Status collect(MetricsWriter& out, int64_t nowMs) override;
 
  private:
@@ -89,6 +103,6 @@ class IngestMetrics : public MetricSource {
 };
 
 // The sources the fleet store supports today, for main to wire.
-Metrics fleetMetrics(const FleetStore& store);
+Metrics fleetMetrics(const FleetStore& store, int64_t silentAfterMs = kSilentAfterMs);
 
 }  // namespace driftwatch::aggregator

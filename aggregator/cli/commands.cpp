@@ -75,7 +75,7 @@ int runServe(const ServeArgs& args) {
   RulesService rules(*store, *audit, std::move(rulesKey).value());
   auto gate = ReportGate::open(config->dataDir);
   if (!gate.ok()) return fail(gate.error());
-  const Metrics metrics = fleetMetrics(*store);
+  const Metrics metrics = fleetMetrics(*store, config->alerts.hostSilentAfter.count());
   AdminApi admin(*store, *audit, metrics, flagRulesOf(*config));
   FleetApi api(*store, *audit, enrollment, reports, rules, &*gate, &admin);
 

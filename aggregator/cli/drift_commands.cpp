@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <iostream>
 
+#include "aggregator/alert/alert_queue.h"
 #include "aggregator/audit/audit_log.h"
 #include "aggregator/cli/admin_support.h"
 #include "aggregator/cli/commands.h"
@@ -110,6 +111,11 @@ int decide(const DecisionArgs& args, std::string_view verb, std::optional<int64_
   if (!tx.ok()) return fail(tx.error());
   auto decided = apply(*store, decision);
   if (!decided.ok()) return fail(decided.error());
+  // A decided item alerts no more: its alert resolves with the decision (and a firing one is
+  // announced as resolved). When the decision ends (the host moves on, the waiver expires) the
+  // drift alerts again.
+  AlertQueue alerts(*store, config->alerts.settle);
+  if (auto s = alerts.resolved(host->id, *resource, decision.at); !s.ok()) return fail(s.error());
   auto audit = AuditLog::open(*store, config->auditLog);
   if (!audit.ok()) return fail(audit.error());
   std::string detail = std::string(verb) + " " + *resource + " by " + decision.by;

@@ -12,7 +12,9 @@
 
 #include "aggregator/alert/alert_dispatcher.h"
 #include "aggregator/alert/alert_payload.h"
+#include "aggregator/drift/drift_decisions.h"
 #include "aggregator/drift/drift_engine.h"
+#include "aggregator/maintenance/maintenance_windows.h"
 #include "aggregator/policy/policy_apply.h"
 #include "tests/unit/aggregator/store_fixture.h"
 
@@ -487,4 +489,75 @@ TEST_CASE("counters for the metrics endpoint: alerts and deliveries by status, q
   const auto depth = alerts.queueDepth();
   REQUIRE(depth.ok());
   CHECK(*depth == 1);
+}
+
+TEST_CASE("a maintenance window holds alerts until it ends; drift resolved inside never notifies") {
+  AlertFleet fleet;
+  MaintenanceWindow w;
+  w.selector = {{"role", "web"}};
+  w.startsAt = 50'000;
+  w.endsAt = 500'000;
+  w.reason = "kernel upgrade";
+  w.createdBy = "alice";
+  REQUIRE(MaintenanceWindows(*fleet.store).add(w, 50'000).ok());
+
+  fleet.report(fleet.host, kMotd, kMode0600, 100'000);   // still open when the window ends
+  fleet.report(fleet.host, kIssue, kMode0600, 100'000);  // resolved inside the window
+  CHECK(fleet.step(130'000) == 500'000);                 // held until the window's end
+  CHECK(fleet.step(200'000) == 500'000);
+  fleet.report(fleet.host, kIssue, kMode0644, 300'000);
+  fleet.step(400'000);
+  CHECK(fleet.sender.sent.empty());
+
+  // The window ends: what is still open alerts then (after its group window), and only that.
+  fleet.step(500'000);
+  fleet.step(510'000);
+  REQUIRE(fleet.sender.sent.size() == 1);
+  REQUIRE(fleet.sender.sent[0].snapshot["alerts"].size() == 1);
+  CHECK(fleet.sender.sent[0].snapshot["alerts"][0]["resource"] == kMotd);
+}
+
+TEST_CASE("a waiver that expires opens its drift again and alerts at once") {
+  AlertFleet fleet;
+  fleet.report(fleet.host, kMotd, kMode0600, 100'000);
+  auto tx = fleet.store->begin();
+  REQUIRE(tx.ok());
+  REQUIRE(waiveDrift(*fleet.store,
+                     {"web-01", kMotd, "vendor fix due", "alice", 110'000, int64_t{1'000'000}})
+              .ok());
+  REQUIRE(fleet.queue.resolved("web-01", kMotd, 110'000).ok());
+  REQUIRE(tx->commit().ok());
+
+  CHECK(fleet.step(200'000) == 1'000'000);  // the waiver's expiry is the next deadline
+  CHECK(fleet.sender.sent.empty());
+  fleet.step(1'000'000);
+  CHECK(fleet.store->drift("web-01", kMotd).value()->status == "open");
+  fleet.step(1'010'000);
+  REQUIRE(fleet.sender.sent.size() == 1);
+  CHECK(fleet.sender.sent[0].event == "firing");
+  CHECK(fleet.sender.sent[0].snapshot["alerts"][0]["resource"] == kMotd);
+}
+
+TEST_CASE("a host that stops reporting raises host_silent, resolved when it reports again") {
+  AlertFleet fleet;  // host_silent_after: 15 minutes by default
+  constexpr int64_t kMinute = 60'000;
+  REQUIRE(fleet.store->touchHost("web-01", 10 * kMinute, "127.0.0.1:1").ok());
+  fleet.step(20 * kMinute);
+  CHECK(fleet.alerts().empty());
+  fleet.step(25 * kMinute);
+  auto silent = fleet.alerts();
+  REQUIRE(silent.size() == 1);
+  CHECK(silent[0].kind == "host_silent");
+  CHECK(silent[0].resource.empty());
+  CHECK(silent[0].severity == "high");
+  fleet.step(25 * kMinute + 10'000);
+  REQUIRE(fleet.sender.sent.size() == 1);
+  CHECK(fleet.sender.sent[0].snapshot["alerts"][0]["kind"] == "host_silent");
+
+  REQUIRE(fleet.store->touchHost("web-01", 26 * kMinute, "127.0.0.1:1").ok());
+  fleet.step(27 * kMinute);
+  CHECK(fleet.alerts()[0].status == "resolved");
+  fleet.step(27 * kMinute + 10'000);
+  REQUIRE(fleet.sender.sent.size() == 2);
+  CHECK(fleet.sender.sent[1].event == "resolved");
 }

@@ -6,6 +6,7 @@
 
 #include <doctest/doctest.h>
 
+#include "aggregator/alert/alert_store.h"
 #include "tests/unit/aggregator/api_fixture.h"
 
 using namespace driftwatch;
@@ -99,6 +100,45 @@ TEST_CASE("metrics: hosts by status, open drift, and ingest, in the exposition f
   CHECK(e.samples.at("driftwatch_ingest_reports_per_second") == doctest::Approx(1.0 / 300));
   CHECK(e.samples.at("driftwatch_ingest_deltas_per_second") == doctest::Approx(6.0 / 300));
   CHECK(e.help.at("driftwatch_hosts").find("silent") != std::string::npos);
+
+  // The alert queue: every status is a series, at zero with no alert yet.
+  CHECK(e.types.at("driftwatch_alerts") == "gauge");
+  CHECK(e.samples.at(R"(driftwatch_alerts{status="firing"})") == 0);
+  CHECK(e.samples.at(R"(driftwatch_alert_deliveries{status="dead"})") == 0);
+  CHECK(e.samples.at("driftwatch_alert_queue_depth") == 0);
+}
+
+TEST_CASE("metrics: alerts and deliveries by status, and the queue depth") {
+  ApiFleet f;
+  const AlertStore alerts(f.store->database());
+  AlertRecord a;
+  a.host = "web1";
+  a.resource = "file:/etc/motd";
+  a.severity = "high";
+  a.status = "firing";
+  a.createdAt = a.firesAt = kNowMs;
+  auto id = alerts.addAlert(a);
+  REQUIRE(id.ok());
+  NotificationRecord n;
+  n.host = "web1";
+  n.event = "firing";
+  n.createdAt = kNowMs;
+  n.body = "{}";
+  auto notification = alerts.addNotification(n);
+  REQUIRE(notification.ok());
+  DeliveryRecord d;
+  d.notification = *notification;
+  d.receiver = "ops";
+  d.idempotencyKey = "k1";
+  d.status = "pending";
+  d.nextAttemptAt = d.createdAt = kNowMs;
+  REQUIRE(alerts.addDelivery(d).ok());
+
+  const Exposition e = parseExposition(f.get("/metrics").body);
+  CHECK(e.samples.at(R"(driftwatch_alerts{status="firing"})") == 1);
+  CHECK(e.samples.at(R"(driftwatch_alerts{status="pending"})") == 0);
+  CHECK(e.samples.at(R"(driftwatch_alert_deliveries{status="pending"})") == 1);
+  CHECK(e.samples.at("driftwatch_alert_queue_depth") == 1);
 }
 
 TEST_CASE("metrics: label values and help text are escaped") {
