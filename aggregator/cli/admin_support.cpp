@@ -25,6 +25,15 @@ int fail(std::string_view message) {
   return kExitError;
 }
 
+Result<AdminStore> openAdminStore(const CommonArgs& args) {
+  if (auto s = checkFormat(args); !s.ok()) return s.error();
+  auto config = loadConfig(args);
+  if (!config.ok()) return config.error();
+  auto store = openExisting(*config);
+  if (!store.ok()) return store.error();
+  return AdminStore{std::move(*config), std::move(*store)};
+}
+
 Result<HostRecord> findHost(const FleetStore& store, const std::string& id) {
   auto host = store.host(id);
   if (!host.ok()) return host.error();

@@ -34,6 +34,14 @@ Result<AggregatorConfig> loadConfig(const CommonArgs& args);
 Status checkFormat(const CommonArgs& args);
 // The store of an existing data directory: admin commands never create one by mistake.
 Result<FleetStore> openExisting(const AggregatorConfig& config);
+// What most admin commands start with: --format checked, the config loaded, the existing
+// fleet store opened.
+struct AdminStore {
+  AggregatorConfig config;
+  FleetStore store;
+};
+Result<AdminStore> openAdminStore(const CommonArgs& args);
+
 // The enrolled host `id`, or an error that says how to list the hosts.
 Result<HostRecord> findHost(const FleetStore& store, const std::string& id);
 

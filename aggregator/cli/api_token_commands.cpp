@@ -12,20 +12,6 @@
 namespace driftwatch::aggregator {
 namespace {
 
-struct Opened {
-  AggregatorConfig config;
-  FleetStore store;
-};
-
-Result<Opened> openLocal(const CommonArgs& args) {
-  if (auto s = checkFormat(args); !s.ok()) return s.error();
-  auto config = loadConfig(args);
-  if (!config.ok()) return config.error();
-  auto store = openExisting(*config);
-  if (!store.ok()) return store.error();
-  return Opened{std::move(*config), std::move(*store)};
-}
-
 std::string optionalTime(const std::optional<int64_t>& seconds, const char* none) {
   return seconds ? utc(*seconds) : std::string(none);
 }
@@ -41,7 +27,7 @@ int runApiTokenCreate(const ApiTokenArgs& args) {
       return fail("--ttl " + args.ttl + ": not a duration of at least 1s (like 12h, 90d)");
     ttl = std::chrono::duration_cast<std::chrono::seconds>(*parsed);
   }
-  auto opened = openLocal(args.common);
+  auto opened = openAdminStore(args.common);
   if (!opened.ok()) return fail(opened.error());
   auto token = ApiTokens(opened->store).create(args.name, ttl, nowSeconds());
   if (!token.ok()) return fail(token.error());
@@ -65,7 +51,7 @@ int runApiTokenCreate(const ApiTokenArgs& args) {
 }
 
 int runApiTokenList(const CommonArgs& args) {
-  auto opened = openLocal(args);
+  auto opened = openAdminStore(args);
   if (!opened.ok()) return fail(opened.error());
   auto tokens = ApiTokens(opened->store).list();
   if (!tokens.ok()) return fail(tokens.error());
@@ -102,7 +88,7 @@ int runApiTokenList(const CommonArgs& args) {
 
 int runApiTokenRevoke(const ApiTokenArgs& args) {
   if (auto s = checkApiTokenName(args.name); !s.ok()) return fail(s.error());
-  auto opened = openLocal(args.common);
+  auto opened = openAdminStore(args.common);
   if (!opened.ok()) return fail(opened.error());
   auto revoked = ApiTokens(opened->store).revoke(args.name);
   if (!revoked.ok()) return fail(revoked.error());

@@ -23,20 +23,6 @@ namespace {
 
 using json = nlohmann::ordered_json;
 
-struct Opened {
-  AggregatorConfig config;
-  FleetStore store;
-};
-
-Result<Opened> openStore(const CommonArgs& args) {
-  if (auto s = checkFormat(args); !s.ok()) return s.error();
-  auto config = loadConfig(args);
-  if (!config.ok()) return config.error();
-  auto store = openExisting(*config);
-  if (!store.ok()) return store.error();
-  return Opened{std::move(*config), std::move(*store)};
-}
-
 // "f67bd3a47473", "f67bd3a47473+dirty", "-"
 std::string shortCommit(const std::string& commit) {
   if (commit.empty()) return "-";
@@ -46,7 +32,7 @@ std::string shortCommit(const std::string& commit) {
 }  // namespace
 
 int runPolicyApply(const PolicyArgs& args) {
-  auto opened = openStore(args.common);
+  auto opened = openAdminStore(args.common);
   if (!opened.ok()) return fail(opened.error());
   auto sources = readPolicySources(args.paths);
   if (!sources.ok()) return fail(sources.error());
@@ -80,7 +66,7 @@ int runPolicyApply(const PolicyArgs& args) {
 }
 
 int runPolicyRemove(const PolicyArgs& args) {
-  auto opened = openStore(args.common);
+  auto opened = openAdminStore(args.common);
   if (!opened.ok()) return fail(opened.error());
   auto audit = AuditLog::open(opened->store, opened->config.auditLog);
   if (!audit.ok()) return fail(audit.error());
