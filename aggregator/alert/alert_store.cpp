@@ -191,11 +191,12 @@ Result<bool> AlertStore::acknowledge(int64_t id, std::string_view by, int64_t at
 }
 
 Result<std::vector<AlertRecord>> AlertStore::alerts(const AlertFilter& f) const {
-  auto stmt = cached("SELECT " + std::string(kAlertColumns) +
-                     " FROM alerts WHERE (?1 = '' OR status = ?1) AND (?2 = '' OR host = ?2) "
-                     "ORDER BY id DESC");
+  auto stmt =
+      cached("SELECT " + std::string(kAlertColumns) +
+             " FROM alerts WHERE (?1 = '' OR status = ?1 OR (?1 = 'unresolved' AND status != "
+             "'resolved')) AND (?2 = '' OR host = ?2) ORDER BY id DESC LIMIT ?3");
   if (!stmt.ok()) return stmt.error();
-  (*stmt)->bind(1, f.status).bind(2, f.host);
+  (*stmt)->bind(1, f.status).bind(2, f.host).bind(3, f.limit);
   return readAll<AlertRecord>(**stmt, readAlert);
 }
 

@@ -14,6 +14,7 @@
 // only pending alerts ever become due.
 
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>
@@ -61,8 +62,9 @@ struct AlertRecord {
 };
 
 struct AlertFilter {
-  std::string status;  // "" for every status
+  std::string status;  // "" for every status; "unresolved" for all but resolved
   std::string host;    // "" for every host
+  int64_t limit = std::numeric_limits<int64_t>::max();  // the newest N
 };
 
 struct NotificationRecord {

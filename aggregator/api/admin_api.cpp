@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "aggregator/api/query_string.h"
+#include "aggregator/api/request_body.h"
 #include "common/base/escape.h"
 #include "common/base/units.h"
 
@@ -36,6 +37,8 @@ int statusOf(const Error& e) {
       return 400;
     case ErrorCode::kNotFound:
       return 404;
+    case ErrorCode::kConflict:
+      return 409;
     case ErrorCode::kLimit:
       return 422;
     default:
@@ -56,14 +59,36 @@ bool isApiPath(std::string_view path) {
   return path == "/api" || path.starts_with("/api/");
 }
 
+// The POST endpoints: /api/v1/alerts/ID/ack, /api/v1/deliveries/ID/retry,
+// /api/v1/drift/accept and /api/v1/drift/waive.
+bool isAction(const std::vector<std::string>& seg) {
+  if (seg.size() < 4 || seg[0] != "api" || seg[1] != "v1") return false;
+  if (seg.size() == 5)
+    return (seg[2] == "alerts" && seg[4] == "ack") || (seg[2] == "deliveries" && seg[4] == "retry");
+  return seg.size() == 4 && seg[2] == "drift" && (seg[3] == "accept" || seg[3] == "waive");
+}
+
+// An alert's or delivery's id in a path: a positive decimal number.
+std::optional<int64_t> idOf(std::string_view text) {
+  if (text.empty() || text.size() > 18) return std::nullopt;
+  int64_t id = 0;
+  for (const char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    id = id * 10 + (c - '0');
+  }
+  return id > 0 ? std::optional<int64_t>(id) : std::nullopt;
+}
+
 }  // namespace
 
 AdminApi::AdminApi(FleetStore& store, AuditLog& audit, const Metrics& metrics,
-                   DriftFlagRules flagRules, LocalFleetReader::Clock nowMs)
-    : audit_(audit),
+                   AdminApiOptions options, LocalFleetReader::Clock nowMs)
+    : store_(store),
+      audit_(audit),
+      options_(options),
       metrics_(metrics),
       tokens_(store),
-      reader_(store, flagRules, nowMs),
+      reader_(store, options.flagRules, nowMs),
       nowMs_(nowMs ? std::move(nowMs) : LocalFleetReader::Clock(systemNowMs)) {}
 
 bool AdminApi::serves(std::string_view target) {
@@ -95,14 +120,20 @@ HttpResponse AdminApi::handle(const HttpRequest& request) {
                                      "(create one with `driftwatch-aggregator api-token create`)",
                          {{"WWW-Authenticate", challenge}});
   }
-  if (request.method != "GET") return errorResponse(405, "use GET", {{"Allow", "GET"}});
-  return route(request);
+  return route(request, std::get<ApiTokenRecord>(*auth));
 }
 
-HttpResponse AdminApi::route(const HttpRequest& request) {
+HttpResponse AdminApi::route(const HttpRequest& request, const ApiTokenRecord& token) {
   auto target = parseTarget(request.target);
   if (!target.ok()) return failed(target.error());
   const auto& seg = target->segments;
+  if (isAction(seg)) {
+    if (request.method != "POST") return errorResponse(405, "use POST", {{"Allow", "POST"}});
+    if (!target->query.empty())
+      return errorResponse(400, "this endpoint takes its fields in a JSON body, not the query");
+    return act(request, token, seg);
+  }
+  if (request.method != "GET") return errorResponse(405, "use GET", {{"Allow", "GET"}});
   const auto params = [&](std::initializer_list<std::string_view> allowed) {
     return QueryParameters::parse(target->query, allowed);
   };
@@ -209,6 +240,33 @@ HttpResponse AdminApi::route(const HttpRequest& request) {
     return notFound();
   }
 
+  if (collection == "alerts") {
+    if (n == 3) {
+      auto q = params({"status", "host", "limit"});
+      if (!q.ok()) return failed(q.error());
+      AlertQuery alerts;
+      alerts.status = q->get("status").value_or("unresolved");
+      alerts.host = q->get("host").value_or("");
+      auto limit = q->number("limit", 1000, 1, kMaxLimit);
+      if (!limit.ok()) return failed(limit.error());
+      alerts.limit = *limit;
+      return answer(reader_.alerts(alerts));
+    }
+    if (n == 4) {
+      if (auto q = params({}); !q.ok()) return failed(q.error());
+      const auto id = idOf(seg[3]);
+      if (!id) return errorResponse(404, "an alert id is a number (see GET /api/v1/alerts)");
+      return answer(reader_.alert(*id));
+    }
+    return notFound();
+  }
+
+  if (collection == "deliveries" && n == 3) {
+    auto q = params({"status"});
+    if (!q.ok()) return failed(q.error());
+    return answer(reader_.deliveries(q->get("status").value_or("dead")));
+  }
+
   if (collection == "audit" && n == 3) {
     auto q = params({"limit"});
     if (!q.ok()) return failed(q.error());
@@ -217,6 +275,54 @@ HttpResponse AdminApi::route(const HttpRequest& request) {
     return answer(reader_.audit(*limit));
   }
   return notFound();
+}
+
+HttpResponse AdminApi::act(const HttpRequest& request, const ApiTokenRecord& token,
+                           const std::vector<std::string>& seg) {
+  const std::string shownPath = displaySafe(request.target.substr(0, 200));
+  if (token.scope != kScopeWrite) {
+    audit_.recordLimited("api_write_refused", "", request.peer.address,
+                         "read-only API token " + token.name + " for POST " + shownPath);
+    return errorResponse(403, "API token " + token.name +
+                                  " may only read: acting on the fleet needs a token created with "
+                                  "`driftwatch-aggregator api-token create --scope write`");
+  }
+  LocalActionOptions options;
+  options.actor = "API token " + token.name + " from " + request.peer.address;
+  options.names = FieldNames::kQueryParameters;
+  options.alertSettle = options_.alertSettle;
+  options.flagRules = options_.flagRules;
+  LocalFleetActions actions(store_, audit_, std::move(options), nowMs_);
+
+  if (seg[2] == "alerts" || seg[2] == "deliveries") {
+    const auto id = idOf(seg[3]);
+    if (!id)
+      return errorResponse(404, seg[2] == "alerts"
+                                    ? "an alert id is a number (see GET /api/v1/alerts)"
+                                    : "a delivery id is a number (see GET /api/v1/deliveries)");
+    auto body = RequestBody::parse(request.contentType, request.body, {"by"});
+    if (!body.ok()) return failed(body.error());
+    const std::string by = body->value("by", token.name);
+    return answer(seg[2] == "alerts" ? actions.acknowledge(*id, by)
+                                     : actions.retryDelivery(*id, by));
+  }
+  const bool waive = seg[3] == "waive";
+  auto body = waive ? RequestBody::parse(request.contentType, request.body,
+                                         {"host", "resource", "reason", "by", "until", "for"})
+                    : RequestBody::parse(request.contentType, request.body,
+                                         {"host", "resource", "reason", "by"});
+  if (!body.ok()) return failed(body.error());
+  for (const char* required : {"host", "resource", "reason"}) {
+    if (!body->get(required))
+      return errorResponse(400, std::string(required) + ": required (a JSON string field)");
+  }
+  DecisionRequest decision{.host = body->value("host"),
+                           .resource = body->value("resource"),
+                           .reason = body->value("reason"),
+                           .by = body->value("by", token.name),
+                           .until = body->value("until"),
+                           .forDuration = body->value("for")};
+  return answer(waive ? actions.waive(decision) : actions.accept(decision));
 }
 
 }  // namespace driftwatch::aggregator

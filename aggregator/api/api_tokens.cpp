@@ -30,6 +30,7 @@ ApiTokenRecord readRecord(const sqlite::Statement& s) {
   r.createdAt = s.columnInt(1);
   if (!s.isNull(2)) r.expiresAt = s.columnInt(2);
   if (!s.isNull(3)) r.lastUsedAt = s.columnInt(3);
+  r.scope = s.columnText(4);
   return r;
 }
 
@@ -65,10 +66,20 @@ Status checkApiTokenName(std::string_view name) {
   return {};
 }
 
+Status checkApiTokenScope(std::string_view scope) {
+  if (scope != kScopeRead && scope != kScopeWrite)
+    return makeError(ErrorCode::kInvalidInput,
+                     "must be read (the fleet view, /metrics) or write (also ack, retry, accept "
+                     "and waive)",
+                     "--scope " + escapeBytes(scope));
+  return {};
+}
+
 Result<NewApiToken> ApiTokens::create(std::string_view name,
-                                      std::optional<std::chrono::seconds> ttl,
-                                      int64_t nowSeconds) const {
+                                      std::optional<std::chrono::seconds> ttl, int64_t nowSeconds,
+                                      std::string_view scope) const {
   if (auto s = checkApiTokenName(name); !s.ok()) return s.error();
+  if (auto s = checkApiTokenScope(scope); !s.ok()) return s.error();
   unsigned char secret[32];
   if (RAND_bytes(secret, sizeof secret) != 1)
     return makeError(ErrorCode::kInternal, "no randomness for an API token");
@@ -76,6 +87,7 @@ Result<NewApiToken> ApiTokens::create(std::string_view name,
   t.token = std::string(kPrefix) + hexBytes(secret, sizeof secret);
   t.record.name = std::string(name);
   t.record.createdAt = nowSeconds;
+  t.record.scope = std::string(scope);
   if (ttl) t.record.expiresAt = nowSeconds + ttl->count();
 
   const sqlite::Database& db = store_.database();
@@ -88,10 +100,11 @@ Result<NewApiToken> ApiTokens::create(std::string_view name,
                      "(`driftwatch-aggregator api-token revoke NAME`) or pick another name",
                      "--name " + std::string(name));
   if (!exists->status().ok()) return exists->status().error();
-  auto insert =
-      db.prepare("INSERT INTO api_tokens (hash, name, created_at, expires_at) VALUES (?, ?, ?, ?)");
+  auto insert = db.prepare(
+      "INSERT INTO api_tokens (hash, name, created_at, expires_at, scope) VALUES (?, ?, "
+      "?, ?, ?)");
   if (!insert.ok()) return insert.error();
-  insert->bind(1, tokenHash(t.token)).bind(2, name).bind(3, nowSeconds);
+  insert->bind(1, tokenHash(t.token)).bind(2, name).bind(3, nowSeconds).bind(5, scope);
   if (t.record.expiresAt)
     insert->bind(4, *t.record.expiresAt);
   else
@@ -102,7 +115,7 @@ Result<NewApiToken> ApiTokens::create(std::string_view name,
 
 Result<std::vector<ApiTokenRecord>> ApiTokens::list() const {
   auto stmt = store_.database().prepare(
-      "SELECT name, created_at, expires_at, last_used_at FROM api_tokens ORDER BY name");
+      "SELECT name, created_at, expires_at, last_used_at, scope FROM api_tokens ORDER BY name");
   if (!stmt.ok()) return stmt.error();
   std::vector<ApiTokenRecord> out;
   while (stmt->step())
@@ -126,7 +139,7 @@ Result<std::variant<ApiTokenRecord, ApiAuthFailure>> ApiTokens::authenticate(
   if (token.empty()) return Outcome(ApiAuthFailure{"not a Bearer credential"});
   // Looked up by its hash: the secret is never compared byte by byte.
   auto stmt = store_.database().prepare(
-      "SELECT name, created_at, expires_at, last_used_at FROM api_tokens WHERE hash = ?");
+      "SELECT name, created_at, expires_at, last_used_at, scope FROM api_tokens WHERE hash = ?");
   if (!stmt.ok()) return stmt.error();
   stmt->bind(1, tokenHash(token));
   if (!stmt->step()) {

@@ -18,8 +18,14 @@
 
 namespace driftwatch::aggregator {
 
+// What a token may do: kScopeRead reads the fleet (the GET endpoints and /metrics);
+// kScopeWrite also acts on it (the POST endpoints: ack, retry, accept, waive).
+inline constexpr std::string_view kScopeRead = "read";
+inline constexpr std::string_view kScopeWrite = "write";
+
 struct ApiTokenRecord {
   std::string name;
+  std::string scope = std::string(kScopeRead);
   int64_t createdAt = 0;              // unix seconds
   std::optional<int64_t> expiresAt;   // nullopt: never
   std::optional<int64_t> lastUsedAt;  // nullopt: never used
@@ -41,7 +47,7 @@ class ApiTokens {
 
   // `ttl` nullopt: the token does not expire. A name in use is an error (revoke it first).
   Result<NewApiToken> create(std::string_view name, std::optional<std::chrono::seconds> ttl,
-                             int64_t nowSeconds) const;
+                             int64_t nowSeconds, std::string_view scope = kScopeRead) const;
   Result<std::vector<ApiTokenRecord>> list() const;
   // False when there is no token by that name.
   Result<bool> revoke(std::string_view name) const;
@@ -55,6 +61,8 @@ class ApiTokens {
   const FleetStore& store_;
 };
 
+// kScopeRead or kScopeWrite; the error names --scope.
+Status checkApiTokenScope(std::string_view scope);
 // A token name: 1 to 64 letters, digits or . _ - @ (a person, a service); the error names it.
 Status checkApiTokenName(std::string_view name);
 

@@ -53,6 +53,25 @@ Status checkDriftQuery(const DriftQuery& q, FieldNames names) {
   return {};
 }
 
+Status checkAlertQuery(const AlertQuery& q, FieldNames names) {
+  static constexpr std::string_view kStatuses[] = {kAlertPending,  kAlertFiring, kAlertAcknowledged,
+                                                   kAlertResolved, "unresolved", "all"};
+  if (std::find(std::begin(kStatuses), std::end(kStatuses), q.status) == std::end(kStatuses))
+    return makeError(ErrorCode::kInvalidInput,
+                     "must be pending, firing, acknowledged, resolved, unresolved or all",
+                     named("status", q.status, names));
+  return {};
+}
+
+Status checkDeliveryStatus(std::string_view status, FieldNames names) {
+  static constexpr std::string_view kStatuses[] = {kDeliveryDead, kDeliveryPending,
+                                                   kDeliveryDelivered, "all"};
+  if (std::find(std::begin(kStatuses), std::end(kStatuses), status) == std::end(kStatuses))
+    return makeError(ErrorCode::kInvalidInput, "must be dead, pending, delivered or all",
+                     named("status", status, names));
+  return {};
+}
+
 Result<std::pair<std::string, std::string>> parseLabelFilter(std::string_view text,
                                                              FieldNames names) {
   const size_t eq = text.find('=');
@@ -222,6 +241,43 @@ Result<Json> LocalFleetReader::audit(int64_t limit) {
   Json out = Json::array();
   for (const auto& r : *records)
     out.push_back(auditJson(r));
+  return out;
+}
+
+Result<Json> LocalFleetReader::alerts(const AlertQuery& q) {
+  if (auto s = checkAlertQuery(q, FieldNames::kQueryParameters); !s.ok()) return s.error();
+  if (auto s = positive(q.limit, "limit", FieldNames::kQueryParameters); !s.ok()) return s.error();
+  if (!q.host.empty()) {
+    if (auto h = findHost(q.host); !h.ok()) return h.error();
+  }
+  AlertFilter filter;
+  filter.status = q.status == "all" ? "" : q.status;
+  filter.host = q.host;
+  filter.limit = q.limit;
+  auto found = AlertStore(store_.database()).alerts(filter);
+  if (!found.ok()) return found.error();
+  Json out = Json::array();
+  for (const auto& a : *found)
+    out.push_back(alertJson(a));
+  return out;
+}
+
+Result<Json> LocalFleetReader::alert(int64_t id) {
+  auto found = AlertStore(store_.database()).alert(id);
+  if (!found.ok()) return found.error();
+  if (!*found)
+    return makeError(ErrorCode::kNotFound, "no alert " + std::to_string(id) +
+                                               " (see `driftwatch-aggregator alerts list`)");
+  return alertJson(**found);
+}
+
+Result<Json> LocalFleetReader::deliveries(const std::string& status) {
+  if (auto s = checkDeliveryStatus(status, FieldNames::kQueryParameters); !s.ok()) return s.error();
+  auto found = AlertStore(store_.database()).deliveries(status == "all" ? "" : status);
+  if (!found.ok()) return found.error();
+  Json out = Json::array();
+  for (const auto& d : *found)
+    out.push_back(deliveryJson(d));
   return out;
 }
 

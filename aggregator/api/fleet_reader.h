@@ -1,9 +1,10 @@
 #pragma once
-// What the admin commands read, as a role: the fleet's hosts, history, gaps, drift, policies
-// and audit trail, each answered with its JSON view (aggregator/api/json_views.h). Two
-// mechanisms: LocalFleetReader reads a fleet store (the admin commands on the aggregator's
-// host, and the admin API serving everyone else); the CLI's RemoteFleetReader asks that API.
-// Commands format text from the views, so local and remote output are the same.
+// What the admin commands read, as a role: the fleet's hosts, history, gaps, drift, policies,
+// audit trail, alerts and deliveries, each answered with its JSON view
+// (aggregator/api/json_views.h). Two mechanisms: LocalFleetReader reads a fleet store (the admin
+// commands on the aggregator's host, and the admin API serving everyone else); the CLI's
+// RemoteFleetReader asks that API. Commands format text from the views, so local and remote output
+// are the same.
 //
 // Errors: kNotFound for a host, policy or version that does not exist, kInvalidInput for a bad
 // query (the message names the field), anything else for a failing store or transport.
@@ -46,12 +47,23 @@ struct PolicyDiffQuery {
   int64_t to = 0;    // 0: the newest
 };
 
+struct AlertQuery {
+  // pending, firing, acknowledged, resolved, unresolved (all but resolved: what still needs
+  // someone) or all.
+  std::string status = "unresolved";
+  std::string host;      // empty: every host
+  int64_t limit = 1000;  // the newest N
+};
+
 // How a query's fields are named in errors: the CLI's flags ("--status") or the API's query
 // parameters ("status").
 enum class FieldNames { kFlags, kQueryParameters };
 
 // The error names the field as `names` says.
 Status checkDriftQuery(const DriftQuery& q, FieldNames names);
+Status checkAlertQuery(const AlertQuery& q, FieldNames names);
+// dead, pending, delivered or all.
+Status checkDeliveryStatus(std::string_view status, FieldNames names);
 // "role=web" as a label filter; the error names the field.
 Result<std::pair<std::string, std::string>> parseLabelFilter(std::string_view text,
                                                              FieldNames names);
@@ -70,6 +82,11 @@ class FleetReader {
   virtual Result<Json> policyHistory(const std::string& name) = 0;
   virtual Result<Json> policyDiff(const PolicyDiffQuery& q) = 0;
   virtual Result<Json> audit(int64_t limit) = 0;
+  // Newest first.
+  virtual Result<Json> alerts(const AlertQuery& q) = 0;
+  virtual Result<Json> alert(int64_t id) = 0;
+  // Oldest first.
+  virtual Result<Json> deliveries(const std::string& status) = 0;
 };
 
 class LocalFleetReader : public FleetReader {
@@ -87,6 +104,9 @@ class LocalFleetReader : public FleetReader {
   Result<Json> policyHistory(const std::string& name) override;
   Result<Json> policyDiff(const PolicyDiffQuery& q) override;
   Result<Json> audit(int64_t limit) override;
+  Result<Json> alerts(const AlertQuery& q) override;
+  Result<Json> alert(int64_t id) override;
+  Result<Json> deliveries(const std::string& status) override;
 
  private:
   Result<HostRecord> findHost(const std::string& id) const;

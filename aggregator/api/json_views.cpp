@@ -197,4 +197,52 @@ std::string dumpJson(const Json& view) {
   return view.dump(2, ' ', false, Json::error_handler_t::replace);
 }
 
+namespace {
+
+Json optionalTimeMs(const std::optional<int64_t>& ms) {
+  return ms ? Json(utcMsText(*ms)) : Json(nullptr);
+}
+
+Json textOrNull(const std::string& text) {
+  return text.empty() ? Json(nullptr) : Json(text);
+}
+
+}  // namespace
+
+Json alertJson(const AlertRecord& a) {
+  return Json{{"id", a.id},
+              {"kind", a.kind},
+              {"status", a.status},
+              {"severity", a.severity},
+              {"host", a.host},
+              {"resource", a.resource},
+              {"policy", a.policy},
+              {"rule", a.rule},
+              {"summary", a.summary},
+              {"created_at", utcMsText(a.createdAt)},
+              {"fires_at", utcMsText(a.firesAt)},
+              {"fired_at", optionalTimeMs(a.firedAt)},
+              {"notified", a.notified},
+              {"acked_by", textOrNull(a.ackedBy)},
+              {"acked_at", optionalTimeMs(a.ackedAt)},
+              {"resolved_at", optionalTimeMs(a.resolvedAt)}};
+}
+
+Json deliveryJson(const DeliveryRecord& d) {
+  return Json{{"id", d.id},
+              {"status", d.status},
+              {"receiver", d.receiver},
+              {"notification", d.notification},
+              {"event", d.event},
+              {"host", d.host},
+              {"idempotency_key", d.idempotencyKey},
+              {"attempts", d.attempts},
+              {"next_attempt_at",
+               d.status == kDeliveryPending ? Json(utcMsText(d.nextAttemptAt)) : Json(nullptr)},
+              {"last_attempt_at", optionalTimeMs(d.lastAttemptAt)},
+              {"last_error", textOrNull(d.lastError)},
+              {"delivered_at", optionalTimeMs(d.deliveredAt)},
+              {"created_at", utcMsText(d.createdAt)}};
+}
+
 }  // namespace driftwatch::aggregator

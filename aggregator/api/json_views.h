@@ -1,8 +1,8 @@
 #pragma once
 // The fleet as JSON: the one serialisation of hosts, history, coverage gaps, drift items,
-// policies and the audit trail, used by the admin commands' --format json and by the admin REST
-// API alike, so the two can never disagree (docs/aggregator.md documents each field). Pure
-// functions, safe from any thread.
+// policies, the audit trail, alerts and their deliveries, used by the admin commands' --format json
+// and by the admin REST API alike, so the two can never disagree (docs/aggregator.md documents each
+// field). Pure functions, safe from any thread.
 
 #include <cstdint>
 #include <string>
@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "aggregator/alert/alert_store.h"
 #include "aggregator/store/fleet_store.h"
 
 namespace driftwatch::aggregator {
@@ -47,6 +48,8 @@ Json policyShowJson(const PolicyVersion& v);
 Json policyDiffJson(std::string_view name, int64_t from, int64_t to, std::string_view diff,
                     bool baselineChanged);
 Json auditJson(const AuditRecord& r);
+Json alertJson(const AlertRecord& a);
+Json deliveryJson(const DeliveryRecord& d);
 
 // The JSON text of a view as the CLI prints it and the API sends it: two-space indented, any
 // invalid UTF-8 a host sent replaced rather than failing the whole answer.

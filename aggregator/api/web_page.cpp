@@ -32,13 +32,20 @@ function fill(table, header, rows) {
   rows.forEach((r) => table.appendChild(r));
 }
 
-async function api(path, params) {
+// GET path?params, or POST `post` as JSON when it is given.
+async function api(path, params, post) {
   const query = new URLSearchParams();
   Object.entries(params || {}).forEach(([k, v]) => { if (v) query.set(k, v); });
   const url = path + (query.toString() ? '?' + query.toString() : '');
-  const res = await fetch(url, {
+  const init = {
     headers: {Authorization: 'Bearer ' + sessionStorage.getItem('driftwatch-token')},
-    cache: 'no-store', credentials: 'omit'});
+    cache: 'no-store', credentials: 'omit'};
+  if (post) {
+    init.method = 'POST';
+    init.headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(post);
+  }
+  const res = await fetch(url, init);
   const body = await res.json().catch(() => ({error: 'HTTP ' + res.status}));
   if (res.status === 401) { signOut('The token was refused: ' + body.error); throw new Error(body.error); }
   if (!res.ok) throw new Error(body.error || ('HTTP ' + res.status));
@@ -62,15 +69,73 @@ function attributes(d) {
   return parts.join(', ') || '-';
 }
 
+function button(text, onClick) {
+  const b = el('button', text);
+  b.addEventListener('click', (event) => { event.stopPropagation(); onClick(); });
+  return b;
+}
+
+// An action's outcome: a note on success, the server's reason on failure (a read-only token
+// is refused with 403 and says how to get one that may act).
+async function act(path, post, done) {
+  $('error').textContent = '';
+  $('notice').textContent = '';
+  try {
+    await api(path, null, post);
+    $('notice').textContent = done;
+    await loadFleet();
+  } catch (e) { $('error').textContent = e.message; }
+}
+
+function decide(d, verb) {
+  const reason = prompt(verb + ' ' + d.resource + ' on ' + d.host + ': why? (kept in the audit trail)');
+  if (!reason) return;
+  const post = {host: d.host, resource: d.resource, reason: reason};
+  if (verb === 'Waive') {
+    const duration = prompt('Waive for how long? (like 12h, 7d, 30d)', '7d');
+    if (!duration) return;
+    post.for = duration;
+  }
+  act(verb === 'Accept' ? '/api/v1/drift/accept' : '/api/v1/drift/waive', post,
+    verb + 'd ' + d.resource + ' on ' + d.host);
+}
+
 function driftRows(items, withHost) {
   return items.map((d) => {
     const tr = el('tr', null, 'sev-' + d.severity);
     if (withHost) tr.appendChild(el('td', d.host));
-    [d.resource, d.status + (d.creep ? ' (creep)' : ''), d.direction, d.severity,
+    const status = d.status + (d.decision && d.decision.until ? ' until ' + d.decision.until : '');
+    [d.resource, status + (d.creep ? ' (creep)' : ''), d.direction, d.severity,
      d.policy + ' v' + d.policy_version, attributes(d), d.first_seen]
       .forEach((v) => tr.appendChild(el('td', v)));
+    if (withHost) {
+      const cell = el('td', null, 'actions');
+      if (d.status === 'open' || d.status === 'waived') cell.appendChild(button('Accept', () => decide(d, 'Accept')));
+      if (d.status === 'open' || d.status === 'accepted') cell.appendChild(button('Waive', () => decide(d, 'Waive')));
+      tr.appendChild(cell);
+    }
     return tr;
   });
+}
+
+async function loadAlerts() {
+  try {
+    const items = await api('/api/v1/alerts', {status: $('f-alert-status').value, host: $('f-host').value});
+    fill($('alerts'), ['Id', 'Status', 'Severity', 'Host', 'Summary', 'Fired', 'Acked by', ''],
+      items.map((a) => {
+        const tr = el('tr', null, 'sev-' + a.severity);
+        [a.id, a.status, a.severity, a.host, a.summary, a.fired_at || '-',
+         a.acked_by ? a.acked_by + ' (' + a.acked_at + ')' : '-']
+          .forEach((v) => tr.appendChild(el('td', v)));
+        const cell = el('td', null, 'actions');
+        if (a.status === 'firing') {
+          cell.appendChild(button('Ack', () => act('/api/v1/alerts/{id}/ack'.replace('{id}', a.id), {}, 'Alert ' + a.id + ' acknowledged')));
+        }
+        tr.appendChild(cell);
+        return tr;
+      }));
+    $('alert-count').textContent = items.length + ' alert' + (items.length === 1 ? '' : 's');
+  } catch (e) { $('error').textContent = e.message; }
 }
 
 async function loadFleet() {
@@ -97,7 +162,7 @@ async function loadFleet() {
         tr.addEventListener('click', () => showHost(h.id));
         return tr;
       }));
-    await loadDrift();
+    await Promise.all([loadAlerts(), loadDrift()]);
   } catch (e) { $('error').textContent = e.message; }
 }
 
@@ -106,7 +171,7 @@ async function loadDrift() {
     const items = await api('/api/v1/drift', {
       host: $('f-host').value, severity: $('f-severity').value,
       status: $('f-status').value, direction: $('f-direction').value});
-    fill($('drift'), ['Host', 'Resource', 'Status', 'Direction', 'Severity', 'Policy', 'Attributes', 'First seen'],
+    fill($('drift'), ['Host', 'Resource', 'Status', 'Direction', 'Severity', 'Policy', 'Attributes', 'First seen', ''],
       driftRows(items, true));
     $('drift-count').textContent = items.length + ' item' + (items.length === 1 ? '' : 's');
   } catch (e) { $('error').textContent = e.message; }
@@ -152,8 +217,9 @@ function signIn(event) {
 document.addEventListener('DOMContentLoaded', () => {
   $('login-form').addEventListener('submit', signIn);
   $('sign-out').addEventListener('click', () => signOut(''));
-  $('refresh').addEventListener('click', loadFleet);
+  $('refresh').addEventListener('click', () => { $('notice').textContent = ''; loadFleet(); });
   ['f-host', 'f-severity', 'f-status', 'f-direction'].forEach((id) => $(id).addEventListener('change', loadDrift));
+  ['f-host', 'f-alert-status'].forEach((id) => $(id).addEventListener('change', loadAlerts));
   if (sessionStorage.getItem('driftwatch-token')) {
     $('login').hidden = true;
     $('fleet').hidden = false;
@@ -172,7 +238,8 @@ tr.clickable { cursor: pointer; } tr.clickable:hover { background: #f1f4f9; }
 .status-reporting { color: #17783c; } .status-silent, .status-never-reported { color: #a35a00; }
 .status-revoked { color: #8a8f99; }
 .sev-critical td, .sev-high td { color: #a1121b; }
-.error { color: #a1121b; } .bar { display: flex; gap: .6em; align-items: center; flex-wrap: wrap; }
+.error { color: #a1121b; } .notice { color: #17783c; }
+td.actions { white-space: nowrap; font-family: inherit; } td.actions button { margin-right: .3em; } .bar { display: flex; gap: .6em; align-items: center; flex-wrap: wrap; }
 input, select, button { font: inherit; padding: .25em .5em; }
 )css";
 
@@ -184,21 +251,29 @@ constexpr std::string_view kBodyHtml = R"html(
     <input id="token" type="password" autocomplete="off" size="60">
     <button type="submit">Show the fleet</button>
   </form>
-  <p>Create a token on the aggregator: <code>driftwatch-aggregator api-token create --name NAME</code>.
+  <p>Create a token on the aggregator: <code>driftwatch-aggregator api-token create --name NAME</code>
+     (add <code>--scope write</code> to also acknowledge alerts and accept or waive drift here).
      It is kept in this tab only (sessionStorage).</p>
   <p id="login-error" class="error"></p>
 </section>
 <section id="fleet" hidden>
   <div class="bar"><button id="refresh">Refresh</button><button id="sign-out">Sign out</button>
-    <span id="error" class="error"></span></div>
+    <span id="notice" class="notice"></span><span id="error" class="error"></span></div>
   <h2>Hosts</h2>
   <table id="hosts"></table>
+  <h2>Alerts <span id="alert-count"></span></h2>
+  <div class="bar">
+    <select id="f-alert-status"><option value="unresolved">unresolved</option><option>firing</option>
+      <option>acknowledged</option><option>pending</option><option>resolved</option><option>all</option></select>
+  </div>
+  <table id="alerts"></table>
   <h2>Drift <span id="drift-count"></span></h2>
   <div class="bar">
     <select id="f-host"><option value="">any host</option></select>
     <select id="f-severity"><option value="">any severity</option><option>low</option>
       <option>medium</option><option>high</option><option>critical</option></select>
-    <select id="f-status"><option>open</option><option>resolved</option><option>all</option></select>
+    <select id="f-status"><option>open</option><option>accepted</option><option>waived</option>
+      <option>resolved</option><option>all</option></select>
     <select id="f-direction"><option value="">both directions</option><option>managed</option>
       <option>definition</option></select>
   </div>

@@ -7,7 +7,7 @@
 #include <pwd.h>
 #include <unistd.h>
 
-#include "aggregator/cli/remote_reader.h"
+#include "aggregator/cli/remote_api.h"
 #include "common/base/escape.h"
 #include "common/base/file_io.h"
 #include "common/base/strings.h"
@@ -119,7 +119,8 @@ Result<std::string> readTokenFile(const std::string& path) {
   return std::string(first);
 }
 
-Result<OpenedReader> openRemote(const CommonArgs& args, const std::string& server) {
+// The server's address, token and trust from the flags and the environment.
+Result<RemoteOptions> remoteOptions(const CommonArgs& args, const std::string& server) {
   if (!args.dataDir.empty())
     return makeError(ErrorCode::kInvalidInput,
                      "--data-dir reads a local store: drop it, or drop --server (and unset "
@@ -143,22 +144,33 @@ Result<OpenedReader> openRemote(const CommonArgs& args, const std::string& serve
     if (!pem.ok()) return pem.error();
     options.caPem = std::move(*pem);
   }
-  auto reader = openRemoteReader(options);
-  if (!reader.ok()) return reader.error();
-  return OpenedReader{nullptr, std::move(*reader)};
+  return options;
+}
+
+std::string serverOf(const CommonArgs& args) {
+  return args.server.empty() ? fromEnvironment("DRIFTWATCH_SERVER") : args.server;
+}
+
+Status checkLocal(const CommonArgs& args) {
+  if (!args.token.empty() || !args.tokenFile.empty() || !args.ca.empty() ||
+      !args.caFingerprint.empty())
+    return makeError(ErrorCode::kInvalidInput,
+                     "--token, --token-file, --ca and --ca-fingerprint go with --server URL");
+  return {};
 }
 
 }  // namespace
 
 Result<OpenedReader> openReader(const CommonArgs& args) {
   if (auto s = checkFormat(args); !s.ok()) return s.error();
-  const std::string server =
-      args.server.empty() ? fromEnvironment("DRIFTWATCH_SERVER") : args.server;
-  if (!server.empty()) return openRemote(args, server);
-  if (!args.token.empty() || !args.tokenFile.empty() || !args.ca.empty() ||
-      !args.caFingerprint.empty())
-    return makeError(ErrorCode::kInvalidInput,
-                     "--token, --token-file, --ca and --ca-fingerprint go with --server URL");
+  if (const std::string server = serverOf(args); !server.empty()) {
+    auto options = remoteOptions(args, server);
+    if (!options.ok()) return options.error();
+    auto reader = openRemoteReader(*options);
+    if (!reader.ok()) return reader.error();
+    return OpenedReader{nullptr, std::move(*reader)};
+  }
+  if (auto s = checkLocal(args); !s.ok()) return s.error();
   auto config = loadConfig(args);
   if (!config.ok()) return config.error();
   auto store = openExisting(*config);
@@ -166,6 +178,36 @@ Result<OpenedReader> openReader(const CommonArgs& args) {
   OpenedReader out;
   out.store = std::make_unique<FleetStore>(std::move(*store));
   out.reader = std::make_unique<LocalFleetReader>(*out.store, flagRulesOf(*config));
+  return out;
+}
+
+Result<OpenedActions> openActions(const CommonArgs& args) {
+  if (auto s = checkFormat(args); !s.ok()) return s.error();
+  if (const std::string server = serverOf(args); !server.empty()) {
+    auto options = remoteOptions(args, server);
+    if (!options.ok()) return options.error();
+    auto actions = openRemoteActions(*options);
+    if (!actions.ok()) return actions.error();
+    OpenedActions out;
+    out.actions = std::move(*actions);
+    return out;
+  }
+  if (auto s = checkLocal(args); !s.ok()) return s.error();
+  auto config = loadConfig(args);
+  if (!config.ok()) return config.error();
+  auto store = openExisting(*config);
+  if (!store.ok()) return store.error();
+  OpenedActions out;
+  out.store = std::make_unique<FleetStore>(std::move(*store));
+  auto audit = AuditLog::open(*out.store, config->auditLog);
+  if (!audit.ok()) return audit.error();
+  out.audit = std::make_unique<AuditLog>(std::move(*audit));
+  out.actions =
+      std::make_unique<LocalFleetActions>(*out.store, *out.audit,
+                                          LocalActionOptions{.actor = "admin",
+                                                             .names = FieldNames::kFlags,
+                                                             .alertSettle = config->alerts.settle,
+                                                             .flagRules = flagRulesOf(*config)});
   return out;
 }
 

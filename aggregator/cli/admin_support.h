@@ -8,8 +8,10 @@
 #include <string_view>
 #include <vector>
 
+#include "aggregator/api/fleet_actions.h"
 #include "aggregator/api/fleet_reader.h"
 #include "aggregator/api/json_views.h"
+#include "aggregator/audit/audit_log.h"
 #include "aggregator/cli/commands.h"
 #include "aggregator/config/aggregator_config.h"
 #include "aggregator/store/fleet_store.h"
@@ -53,6 +55,15 @@ struct OpenedReader {
   std::unique_ptr<FleetReader> reader;
 };
 Result<OpenedReader> openReader(const CommonArgs& args);
+// Where the commands that act (alerts ack|retry, accept, waive) act: on the local fleet store,
+// audited as "admin", or through the admin API of the aggregator --server names, as openReader
+// says (the API token needs the write scope).
+struct OpenedActions {
+  std::unique_ptr<FleetStore> store;
+  std::unique_ptr<AuditLog> audit;
+  std::unique_ptr<FleetActions> actions;
+};
+Result<OpenedActions> openActions(const CommonArgs& args);
 // The drift flags' thresholds the config file sets (creep_after, recurring_after).
 DriftFlagRules flagRulesOf(const AggregatorConfig& config);
 

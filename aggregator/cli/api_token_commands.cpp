@@ -20,6 +20,7 @@ std::string optionalTime(const std::optional<int64_t>& seconds, const char* none
 
 int runApiTokenCreate(const ApiTokenArgs& args) {
   if (auto s = checkApiTokenName(args.name); !s.ok()) return fail(s.error());
+  if (auto s = checkApiTokenScope(args.scope); !s.ok()) return fail(s.error());
   std::optional<std::chrono::seconds> ttl;
   if (!args.ttl.empty()) {
     const auto parsed = parseDuration(args.ttl);
@@ -29,17 +30,18 @@ int runApiTokenCreate(const ApiTokenArgs& args) {
   }
   auto opened = openAdminStore(args.common);
   if (!opened.ok()) return fail(opened.error());
-  auto token = ApiTokens(opened->store).create(args.name, ttl, nowSeconds());
+  auto token = ApiTokens(opened->store).create(args.name, ttl, nowSeconds(), args.scope);
   if (!token.ok()) return fail(token.error());
   auto audit = AuditLog::open(opened->store, opened->config.auditLog);
   if (audit.ok()) {
-    audit->record(
-        "api_token_created", "", "admin",
-        "API token " + args.name + ", expires " + optionalTime(token->record.expiresAt, "never"));
+    audit->record("api_token_created", "", "admin",
+                  "API token " + args.name + " (" + args.scope + "), expires " +
+                      optionalTime(token->record.expiresAt, "never"));
   }
   if (args.common.format == "json") {
     printJson(Json{{"token", token->token},
                    {"name", token->record.name},
+                   {"scope", token->record.scope},
                    {"created_at", utc(token->record.createdAt)},
                    {"expires_at", token->record.expiresAt ? Json(utc(*token->record.expiresAt))
                                                           : Json(nullptr)}});
@@ -63,6 +65,7 @@ int runApiTokenList(const CommonArgs& args) {
     Json out = Json::array();
     for (const auto& t : *tokens) {
       out.push_back({{"name", t.name},
+                     {"scope", t.scope},
                      {"created_at", utc(t.createdAt)},
                      {"expires_at", t.expiresAt ? Json(utc(*t.expiresAt)) : Json(nullptr)},
                      {"last_used_at", t.lastUsedAt ? Json(utc(*t.lastUsedAt)) : Json(nullptr)},
@@ -77,9 +80,9 @@ int runApiTokenList(const CommonArgs& args) {
     return kExitOk;
   }
   std::vector<std::vector<std::string>> rows = {
-      {"NAME", "CREATED", "EXPIRES", "LAST USED", "STATE"}};
+      {"NAME", "SCOPE", "CREATED", "EXPIRES", "LAST USED", "STATE"}};
   for (const auto& t : *tokens) {
-    rows.push_back({t.name, utc(t.createdAt), optionalTime(t.expiresAt, "never"),
+    rows.push_back({t.name, t.scope, utc(t.createdAt), optionalTime(t.expiresAt, "never"),
                     optionalTime(t.lastUsedAt, "never"), stateOf(t)});
   }
   printTable(rows);

@@ -76,7 +76,8 @@ int runServe(const ServeArgs& args) {
   auto gate = ReportGate::open(config->dataDir);
   if (!gate.ok()) return fail(gate.error());
   const Metrics metrics = fleetMetrics(*store, config->alerts.hostSilentAfter.count());
-  AdminApi admin(*store, *audit, metrics, flagRulesOf(*config));
+  AdminApi admin(*store, *audit, metrics,
+                 {.flagRules = flagRulesOf(*config), .alertSettle = config->alerts.settle});
   FleetApi api(*store, *audit, enrollment, reports, rules, &*gate, &admin);
 
   HttpsServerOptions options;

@@ -1,7 +1,8 @@
 #pragma once
 // The aggregator's subcommands as functions from parsed arguments to an exit code. Admin
 // commands work on the data directory directly (beside a running server: the store is WAL
-// SQLite), or, for the read-only ones, on a remote aggregator's admin API (--server); they print
+// SQLite), or, for reads and the actions on alerts and drift, on a remote aggregator's admin
+// API (--server); they print
 // their result on stdout, and errors on stderr. Exit codes: 0 ok, 1 error.
 
 #include <string>
@@ -17,7 +18,8 @@ struct CommonArgs {
   std::string config;   // empty: the default path, which may be absent
   std::string dataDir;  // overrides the config file
   std::string format = "text";
-  // Read-only commands: the admin API of this aggregator instead of the local store.
+  // Reads, alerts ack|retry, accept and waive: this aggregator's admin API instead of the
+  // local store.
   std::string server;  // empty: DRIFTWATCH_SERVER, else local
   std::string token;   // empty: DRIFTWATCH_TOKEN
   std::string tokenFile;
@@ -59,7 +61,8 @@ struct PolicyArgs {
 struct ApiTokenArgs {
   CommonArgs common;
   std::string name;
-  std::string ttl;  // empty: never expires
+  std::string scope = "read";  // create: read or write
+  std::string ttl;             // empty: never expires
 };
 
 struct DriftArgs {
@@ -100,10 +103,13 @@ struct MaintenanceArgs {
 
 struct AlertArgs {
   CommonArgs common;
-  std::string status;  // list: pending, firing, acknowledged, resolved, all (default: unresolved)
-  std::string host;    // list: only this host
-  long long id = 0;    // ack, retry
-  std::string by;      // ack: who (default: the login user)
+  // list: pending, firing, acknowledged, resolved, unresolved (the default) or all;
+  // deliveries: dead (the default), pending, delivered or all
+  std::string status;
+  std::string host;        // list: only this host
+  long long limit = 1000;  // list: the newest N
+  long long id = 0;        // ack, retry
+  std::string by;          // ack: who (default: the login user)
 };
 
 int runServe(const ServeArgs& args);

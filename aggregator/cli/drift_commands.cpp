@@ -1,19 +1,16 @@
 // `driftwatch-aggregator drift list`, `accept` and `waive`: the drift items the drift engine
-// keeps, read back, and the decisions people take on them.
+// keeps, read back, and the decisions people take on them, locally or through a remote
+// aggregator's admin API (--server).
 
 #include <algorithm>
 #include <iostream>
 
-#include "aggregator/alert/alert_queue.h"
-#include "aggregator/audit/audit_log.h"
 #include "aggregator/cli/admin_support.h"
 #include "aggregator/cli/commands.h"
 #include "aggregator/drift/drift_decisions.h"
 #include "aggregator/drift/drift_engine.h"
 #include "common/base/escape.h"
-#include "common/base/time.h"
 #include "common/base/units.h"
-#include "common/model/resource.h"
 
 namespace driftwatch::aggregator {
 namespace {
@@ -93,74 +90,51 @@ int runDriftList(const DriftArgs& args) {
 
 namespace {
 
-// What accept and waive share: checks, the decision in one transaction with its audit record,
-// and the item as stored afterwards.
-int decide(const DecisionArgs& args, std::string_view verb, std::optional<int64_t> until,
-           Result<DriftRecord> (*apply)(const FleetStore&, const DriftDecision&)) {
-  auto resource = resourceArgument(args.resource);
-  if (!resource.ok()) return fail(resource.error());
-  auto config = loadConfig(args.common);
-  if (!config.ok()) return fail(config.error());
-  auto store = openExisting(*config);
-  if (!store.ok()) return fail(store.error());
-  auto host = findHost(*store, args.host);
-  if (!host.ok()) return fail(host.error());
-  DriftDecision decision{host->id, *resource, args.reason, args.by.empty() ? whoAmI() : args.by,
-                         nowMs(),  until};
-  auto tx = store->begin();
-  if (!tx.ok()) return fail(tx.error());
-  auto decided = apply(*store, decision);
+// What accept and waive share: the decision, locally (one transaction with its audit record) or
+// through the admin API, and the item as stored afterwards.
+int decide(const DecisionArgs& args, bool waive) {
+  if (auto s = checkFormat(args.common); !s.ok()) return fail(s.error());
+  DecisionRequest request{.host = args.host,
+                          .resource = args.resource,
+                          .reason = args.reason,
+                          .by = args.by.empty() ? whoAmI() : args.by,
+                          .until = args.until,
+                          .forDuration = args.forDuration};
+  // What can be checked here is, before any connection: the expiry's form (a remote
+  // aggregator reads a duration on its own clock).
+  if (auto r = resourceArgument(request.resource); !r.ok()) return fail(r.error());
+  if (waive) {
+    if (auto until = waiverExpiry(request, nowMs(), FieldNames::kFlags); !until.ok())
+      return fail(until.error());
+  }
+  auto opened = openActions(args.common);
+  if (!opened.ok()) return fail(opened.error());
+  auto decided = waive ? opened->actions->waive(request) : opened->actions->accept(request);
   if (!decided.ok()) return fail(decided.error());
-  // A decided item alerts no more: its alert resolves with the decision (and a firing one is
-  // announced as resolved). When the decision ends (the host moves on, the waiver expires) the
-  // drift alerts again.
-  AlertQueue alerts(*store, config->alerts.settle);
-  if (auto s = alerts.resolved(host->id, *resource, decision.at); !s.ok()) return fail(s.error());
-  auto audit = AuditLog::open(*store, config->auditLog);
-  if (!audit.ok()) return fail(audit.error());
-  std::string detail = std::string(verb) + " " + *resource + " by " + decision.by;
-  if (until) detail += " until " + utcMs(*until);
-  audit->record(std::string("drift_") + std::string(verb == "accept" ? "accepted" : "waived"),
-                host->id, "admin", detail + ": " + displaySafe(args.reason));
-  if (auto s = tx->commit(); !s.ok()) return fail(s.error());
   if (args.common.format == "json") {
-    printJson(driftJson(*decided, driftFlags(*decided, flagRulesOf(*config), decision.at)));
+    printJson(*decided);
     return kExitOk;
   }
-  std::cout << decided->status << ": " << displaySafe(*resource) << " on " << host->id;
-  if (until) std::cout << " until " << utcMs(*until);
-  std::cout << " (" << displaySafe(args.reason) << ")\n";
+  std::cout << textOf(*decided, "status") << ": " << displaySafe(textOf(*decided, "resource"))
+            << " on " << textOf(*decided, "host");
+  const Json decision = decided->value("decision", Json());
+  if (decision.is_object()) {
+    if (const std::string until = textOf(decision, "until"); !until.empty())
+      std::cout << " until " << until;
+    std::cout << " (" << displaySafe(textOf(decision, "reason")) << ")";
+  }
+  std::cout << "\n";
   return kExitOk;
 }
 
 }  // namespace
 
 int runAccept(const DecisionArgs& args) {
-  if (auto s = checkFormat(args.common); !s.ok()) return fail(s.error());
-  return decide(args, "accept", std::nullopt, acceptDrift);
+  return decide(args, false);
 }
 
 int runWaive(const DecisionArgs& args) {
-  if (auto s = checkFormat(args.common); !s.ok()) return fail(s.error());
-  if (args.until.empty() == args.forDuration.empty())
-    return fail(
-        "give exactly one expiry for the waiver: --until DATE (like 2026-12-31) or --for DURATION "
-        "(like 30d)");
-  std::optional<int64_t> until;
-  if (!args.until.empty()) {
-    until = parseUtc(args.until);
-    if (!until)
-      return fail("--until " + displaySafe(args.until) +
-                  ": not a UTC date (2026-12-31) or time (2026-12-31T18:00:00Z)");
-    if (*until <= nowMs()) return fail("--until " + displaySafe(args.until) + ": is in the past");
-  } else {
-    const auto d = parseDuration(args.forDuration);
-    if (!d || d->count() < 1000)
-      return fail("--for " + displaySafe(args.forDuration) +
-                  ": not a duration of at least 1s (like 12h, 30d)");
-    until = nowMs() + d->count();
-  }
-  return decide(args, "waive", until, waiveDrift);
+  return decide(args, true);
 }
 
 }  // namespace driftwatch::aggregator

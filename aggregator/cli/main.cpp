@@ -26,7 +26,8 @@ void addCommon(CLI::App& cmd, driftwatch::aggregator::CommonArgs& common, bool f
     cmd.add_option("--format", common.format, "Output: text or json")->capture_default_str();
 }
 
-// Read-only commands can ask a remote aggregator's admin API instead of the local store.
+// Reads, and the actions on alerts and drift, can go to a remote aggregator's admin API instead
+// of the local store.
 void addRemote(CLI::App& cmd, driftwatch::aggregator::CommonArgs& common) {
   cmd.add_option("--server", common.server,
                  "Ask this aggregator's admin API (https://HOST:PORT; default: DRIFTWATCH_SERVER, "
@@ -196,6 +197,7 @@ int main(int argc, char** argv) {
   auto* acceptCmd = app.add_subcommand(
       "accept", "Accept a host's drift: its actual values become what is desired for it");
   addCommon(*acceptCmd, accept.common, true);
+  addRemote(*acceptCmd, accept.common);
   acceptCmd->add_option("host", accept.host, "Host id (see hosts list)")->required();
   acceptCmd->add_option("resource", accept.resource, "The drifted resource: /etc/motd, sysctl:...")
       ->required();
@@ -205,6 +207,7 @@ int main(int argc, char** argv) {
   auto* waiveCmd = app.add_subcommand(
       "waive", "Waive a host's drift until a date: no alerts until then, then it is open again");
   addCommon(*waiveCmd, waive.common, true);
+  addRemote(*waiveCmd, waive.common);
   waiveCmd->add_option("host", waive.host, "Host id (see hosts list)")->required();
   waiveCmd->add_option("resource", waive.resource, "The drifted resource: /etc/motd, sysctl:...")
       ->required();
@@ -250,20 +253,25 @@ int main(int argc, char** argv) {
   auto* alertsListCmd = alertsCmd->add_subcommand(
       "list", "List alerts: status, severity, host, resource, when they fired and were acked");
   addCommon(*alertsListCmd, alertsList.common, true);
+  addRemote(*alertsListCmd, alertsList.common);
   alertsListCmd->add_option("--status", alertsList.status,
-                            "pending, firing, acknowledged, resolved or all (default: all but "
-                            "resolved)");
+                            "pending, firing, acknowledged, resolved, unresolved (the default: "
+                            "all but resolved) or all");
   alertsListCmd->add_option("--host", alertsList.host, "Only this host (see hosts list)");
+  alertsListCmd->add_option("--limit", alertsList.limit, "The newest N alerts")
+      ->capture_default_str();
   AlertArgs alertsAck;
   auto* alertsAckCmd =
       alertsCmd->add_subcommand("ack", "Acknowledge a firing alert: someone is on it");
-  addCommon(*alertsAckCmd, alertsAck.common, false);
+  addCommon(*alertsAckCmd, alertsAck.common, true);
+  addRemote(*alertsAckCmd, alertsAck.common);
   alertsAckCmd->add_option("id", alertsAck.id, "Alert id (see alerts list)")->required();
   alertsAckCmd->add_option("--by", alertsAck.by, "Who (default: the login user)");
   AlertArgs alertsDeliveries;
   auto* alertsDeliveriesCmd = alertsCmd->add_subcommand(
       "deliveries", "List notification deliveries to receivers: dead letters by default");
   addCommon(*alertsDeliveriesCmd, alertsDeliveries.common, true);
+  addRemote(*alertsDeliveriesCmd, alertsDeliveries.common);
   alertsDeliveries.status = "dead";
   alertsDeliveriesCmd
       ->add_option("--status", alertsDeliveries.status, "dead, pending, delivered or all")
@@ -271,7 +279,8 @@ int main(int argc, char** argv) {
   AlertArgs alertsRetry;
   auto* alertsRetryCmd =
       alertsCmd->add_subcommand("retry", "Send a dead delivery again (after fixing its receiver)");
-  addCommon(*alertsRetryCmd, alertsRetry.common, false);
+  addCommon(*alertsRetryCmd, alertsRetry.common, true);
+  addRemote(*alertsRetryCmd, alertsRetry.common);
   alertsRetryCmd->add_option("id", alertsRetry.id, "Delivery id (see alerts deliveries)")
       ->required();
   auto* apiTokenCmd =
@@ -282,6 +291,11 @@ int main(int argc, char** argv) {
       "create", "Create an API token and print it (alone, on stdout, this once)");
   addCommon(*apiTokenCreateCmd, apiTokenCreate.common, true);
   apiTokenCreateCmd->add_option("--name", apiTokenCreate.name, "Who or what uses it")->required();
+  apiTokenCreateCmd
+      ->add_option("--scope", apiTokenCreate.scope,
+                   "read (the fleet view, /metrics) or write (also alerts ack|retry, accept, "
+                   "waive)")
+      ->capture_default_str();
   apiTokenCreateCmd->add_option("--ttl", apiTokenCreate.ttl,
                                 "How long it is valid (like 12h, 90d; default: until revoked)");
   CommonArgs apiTokenList;

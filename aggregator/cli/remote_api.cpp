@@ -1,4 +1,4 @@
-#include "aggregator/cli/remote_reader.h"
+#include "aggregator/cli/remote_api.h"
 
 #include "aggregator/api/query_string.h"
 #include "common/base/escape.h"
@@ -52,9 +52,9 @@ Result<ServerUrl> parseServerUrl(std::string_view url) {
   return out;
 }
 
-class RemoteFleetReader : public FleetReader {
+class RemoteAdminApi : public FleetReader, public FleetActions {
  public:
-  RemoteFleetReader(net::HttpsClientOptions client, std::string server, std::string token)
+  RemoteAdminApi(net::HttpsClientOptions client, std::string server, std::string token)
       : client_(std::move(client)), server_(std::move(server)), token_(std::move(token)) {}
 
   Result<Json> hosts() override { return get("/api/v1/hosts"); }
@@ -104,11 +104,46 @@ class RemoteFleetReader : public FleetReader {
   Result<Json> audit(int64_t limit) override {
     return get("/api/v1/audit?limit=" + std::to_string(limit));
   }
+  Result<Json> alerts(const AlertQuery& q) override {
+    std::string target =
+        "/api/v1/alerts?status=" + percentEncode(q.status) + "&limit=" + std::to_string(q.limit);
+    if (!q.host.empty()) target += "&host=" + percentEncode(q.host);
+    return get(target);
+  }
+  Result<Json> alert(int64_t id) override { return get("/api/v1/alerts/" + std::to_string(id)); }
+  Result<Json> deliveries(const std::string& status) override {
+    return get("/api/v1/deliveries?status=" + percentEncode(status));
+  }
+
+  Result<Json> acknowledge(int64_t alertId, const std::string& by) override {
+    return post("/api/v1/alerts/" + std::to_string(alertId) + "/ack", Json{{"by", by}});
+  }
+  Result<Json> retryDelivery(int64_t deliveryId, const std::string& by) override {
+    return post("/api/v1/deliveries/" + std::to_string(deliveryId) + "/retry", Json{{"by", by}});
+  }
+  Result<Json> accept(const DecisionRequest& r) override {
+    return post(
+        "/api/v1/drift/accept",
+        Json{{"host", r.host}, {"resource", r.resource}, {"reason", r.reason}, {"by", r.by}});
+  }
+  Result<Json> waive(const DecisionRequest& r) override {
+    Json body{{"host", r.host}, {"resource", r.resource}, {"reason", r.reason}, {"by", r.by}};
+    // The expiry as given: a duration counts from the aggregator's clock, not this host's.
+    if (!r.until.empty()) body["until"] = r.until;
+    if (!r.forDuration.empty()) body["for"] = r.forDuration;
+    return post("/api/v1/drift/waive", body);
+  }
 
  private:
-  Result<Json> get(const std::string& target) {
+  Result<Json> get(const std::string& target) { return call("GET", target, ""); }
+  Result<Json> post(const std::string& target, const Json& body) {
+    return call("POST", target, body.dump());
+  }
+
+  Result<Json> call(std::string_view method, const std::string& target,
+                    const std::string& content) {
     auto reply =
-        client_.request("GET", target, "", "",
+        client_.request(method, target, content, content.empty() ? "" : "application/json",
                         {{"Authorization", "Bearer " + token_}, {"Accept", "application/json"}});
     if (!reply.ok()) return reply.error();
     const Json body = Json::parse(reply->body, nullptr, false);
@@ -126,9 +161,13 @@ class RemoteFleetReader : public FleetReader {
         return makeError(ErrorCode::kInvalidInput, message);
       case 404:
         return makeError(ErrorCode::kNotFound, message);
+      case 409:
+        return makeError(ErrorCode::kConflict, message);
       case 401:
         return makeError(ErrorCode::kPermission,
                          message + " (check --token, --token-file or DRIFTWATCH_TOKEN)", server_);
+      case 403:
+        return makeError(ErrorCode::kPermission, message, server_);
       default:
         return makeError(ErrorCode::kIo, message, server_);
     }
@@ -139,9 +178,7 @@ class RemoteFleetReader : public FleetReader {
   std::string token_;
 };
 
-}  // namespace
-
-Result<std::unique_ptr<FleetReader>> openRemoteReader(const RemoteOptions& options) {
+Result<std::unique_ptr<RemoteAdminApi>> openRemote(const RemoteOptions& options) {
   auto url = parseServerUrl(options.server);
   if (!url.ok()) return url.error();
   if (options.token.empty())
@@ -158,8 +195,21 @@ Result<std::unique_ptr<FleetReader>> openRemoteReader(const RemoteOptions& optio
   std::string shown = options.server;
   while (shown.ends_with('/'))
     shown.pop_back();
-  return std::unique_ptr<FleetReader>(
-      std::make_unique<RemoteFleetReader>(std::move(client), shown, options.token));
+  return std::make_unique<RemoteAdminApi>(std::move(client), shown, options.token);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<FleetReader>> openRemoteReader(const RemoteOptions& options) {
+  auto api = openRemote(options);
+  if (!api.ok()) return api.error();
+  return std::unique_ptr<FleetReader>(std::move(*api));
+}
+
+Result<std::unique_ptr<FleetActions>> openRemoteActions(const RemoteOptions& options) {
+  auto api = openRemote(options);
+  if (!api.ok()) return api.error();
+  return std::unique_ptr<FleetActions>(std::move(*api));
 }
 
 }  // namespace driftwatch::aggregator

@@ -20,7 +20,7 @@ Result<DriftRecord> decidable(const FleetStore& store, const DriftDecision& d,
                          d.host + " --status all)",
                      where);
   if (!isActive((*item)->status))
-    return makeError(ErrorCode::kInvalidInput,
+    return makeError(ErrorCode::kConflict,
                      "the drift resolved already: there is nothing to " + std::string(verb), where);
   return std::move(**item);
 }

@@ -221,6 +221,11 @@ CREATE TABLE api_tokens (
 -- /metrics counts and rates accepted reports by time without reading the batches themselves.
 CREATE INDEX batches_by_time ON batches (received_at, deltas);
 )sql",
+    // What an API token may do: read the fleet, or also act on it (ack, retry, accept, waive).
+    // Tokens made before scopes existed keep reading only.
+    R"sql(
+ALTER TABLE api_tokens ADD COLUMN scope TEXT NOT NULL DEFAULT 'read';
+)sql",
 };
 
 constexpr std::string_view kHostColumns =

@@ -70,6 +70,8 @@ TEST_CASE("fleet: the admin API and the CLI's --server mode over real TLS") {
   REQUIRE(::chmod(work.at("root/etc/motd").c_str(), 0644) == 0);
   work.write("p.yaml", "name: local\nfiles:\n  - path: /etc/motd\n    mode: \"0644\"\n");
   Aggregator agg(work);
+  // Alerts fire soon after their drift opens.
+  work.write("agg/aggregator.yaml", "data_dir: " + agg.dataDir() + "\nalerts:\n  settle: 100ms\n");
   agg.start();
   INFO("aggregator stderr:\n" << agg.stderrText());
   REQUIRE(enrollAgent(agg, work.at("state"), agg.createToken("role=web")).exitCode == 0);
@@ -167,6 +169,76 @@ TEST_CASE("fleet: the admin API and the CLI's --server mode over real TLS") {
     const auto revoked = remote(agg, {"drift", "list"}, pinned);
     CHECK(revoked.exitCode == 1);
     CHECK(revoked.err.find("--token-file") != std::string::npos);
+  }
+
+  SUBCASE("alerts, ack, accept and waive through --server; acting needs a write token") {
+    const std::vector<std::string> reader = {"--server",         agg.url(),
+                                             "--token-file",     work.at("token"),
+                                             "--ca-fingerprint", agg.fingerprint()};
+    REQUIRE(waitFor([&] {
+      const auto a = agg.adminJson({"alerts", "list"});
+      return a.size() == 1 && a[0]["status"] == "firing";
+    }));
+    for (const auto* format : {"json", "text"}) {
+      const auto far = remote(agg, {"alerts", "list", "--format", format}, reader);
+      INFO("remote stderr: " << far.err);
+      REQUIRE(far.exitCode == 0);
+      CHECK(far.out == agg.admin({"alerts", "list", "--format", format}).out);
+    }
+    const json alert = agg.adminJson({"alerts", "list"})[0];
+    const std::string id = std::to_string(alert["id"].get<int64_t>());
+    const std::string host = alert["host"];
+
+    // The read token may not act; nothing changed.
+    const auto refused = remote(agg, {"alerts", "ack", id}, reader);
+    CHECK(refused.exitCode == 1);
+    CHECK(refused.err.find("--scope write") != std::string::npos);
+    CHECK(agg.audit("api_write_refused").size() == 1);
+
+    const auto writeToken = agg.admin({"api-token", "create", "--name", "ops", "--scope", "write"});
+    REQUIRE(writeToken.exitCode == 0);
+    work.write("write-token", writeToken.out, 0600);
+    const std::vector<std::string> writer = {"--server",         agg.url(),
+                                             "--token-file",     work.at("write-token"),
+                                             "--ca-fingerprint", agg.fingerprint()};
+    const auto acked = remote(agg, {"alerts", "ack", id, "--by", "erin"}, writer);
+    INFO("remote stderr: " << acked.err);
+    REQUIRE(acked.exitCode == 0);
+    CHECK(acked.out == "alert " + id + " acknowledged by erin\n");
+    CHECK(agg.adminJson({"alerts", "list"})[0]["acked_by"] == "erin");
+    const auto twice = remote(agg, {"alerts", "ack", id}, writer);
+    CHECK(twice.exitCode == 1);
+    CHECK(twice.err.find("acknowledged already, by erin") != std::string::npos);
+
+    // Accept: the item is accepted on the aggregator, its alert resolves, the audit trail
+    // names the token.
+    const auto accepted =
+        remote(agg, {"accept", host, "/etc/motd", "--reason", "0600 is right", "--format", "json"},
+               writer);
+    INFO("remote stderr: " << accepted.err);
+    REQUIRE(accepted.exitCode == 0);
+    CHECK(json::parse(accepted.out)["status"] == "accepted");
+    CHECK(agg.adminJson({"drift", "list", "--status", "accepted"}).size() == 1);
+    CHECK(agg.adminJson({"alerts", "list", "--status", "all"})[0]["status"] == "resolved");
+    const auto decisions = agg.audit("drift_accepted");
+    REQUIRE(decisions.size() == 1);
+    CHECK(decisions[0]["peer"].get<std::string>().find("API token ops") != std::string::npos);
+
+    const auto waived = remote(
+        agg, {"waive", host, "/etc/motd", "--reason", "until the rollout", "--for", "1d"}, writer);
+    INFO("remote stderr: " << waived.err);
+    REQUIRE(waived.exitCode == 0);
+    CHECK(waived.out.starts_with("waived: file:/etc/motd on " + host + " until "));
+    CHECK(agg.adminJson({"drift", "list", "--status", "waived"}).size() == 1);
+
+    // Refusals read the same as locally.
+    const std::vector<std::string> none = {"accept", host, "/etc/none", "--reason", "x"};
+    const auto far = remote(agg, none, writer);
+    CHECK(far.exitCode == 1);
+    CHECK(far.err == agg.admin(none).err);
+    const auto badExpiry = remote(agg, {"waive", host, "/etc/motd", "--reason", "x"}, writer);
+    CHECK(badExpiry.exitCode == 1);
+    CHECK(badExpiry.err.find("--until DATE") != std::string::npos);
   }
 
   SUBCASE("/metrics over TLS: hosts, open drift and ingest") {

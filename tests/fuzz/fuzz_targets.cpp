@@ -21,6 +21,10 @@
 #include "aggregator/api/query_string.h"
 #endif
 
+#if DRIFTWATCH_FUZZ_TARGET == 10
+#include "aggregator/api/request_body.h"
+#endif
+
 #if DRIFTWATCH_FUZZ_TARGET == 7
 #include <filesystem>
 #include <memory>
@@ -224,6 +228,26 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (const char c : input)
     control = control || static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
   if (back.ok() == control || (back.ok() && *back != input)) broken("percent-encoding round trip");
+#elif DRIFTWATCH_FUZZ_TARGET == 10
+  // Admin API action bodies: what parses holds only the allowed fields, each within its limit,
+  // and the same bytes parse the same way again.
+  constexpr std::string_view kFields[] = {"host", "resource", "reason", "by", "until", "for"};
+  auto body = aggregator::RequestBody::parse("application/json", input,
+                                             {"host", "resource", "reason", "by", "until", "for"});
+  if (body.ok()) {
+    size_t present = 0;
+    for (const auto field : kFields) {
+      const auto value = body->get(field);
+      if (!value) continue;
+      ++present;
+      if (value->size() > aggregator::kMaxFieldBytes) broken("a field over its limit");
+    }
+    if (present == 0 && !input.empty() && input.find(':') != std::string_view::npos)
+      broken("fields parsed but none kept");
+  }
+  auto again = aggregator::RequestBody::parse("application/json", input,
+                                              {"host", "resource", "reason", "by", "until", "for"});
+  if (again.ok() != body.ok()) broken("parsing is not deterministic");
 #else
 #error "DRIFTWATCH_FUZZ_TARGET must name a target"
 #endif

@@ -40,7 +40,7 @@ struct ApiFleet : StoreFixture {
     auto created = aggregator::ApiTokens(*store).create("alice", std::nullopt, kNowMs / 1000);
     REQUIRE(created.ok());
     token = created->token;
-    api.emplace(*store, *audit, metrics, aggregator::DriftFlagRules{}, [] { return kNowMs; });
+    api.emplace(*store, *audit, metrics, aggregator::AdminApiOptions{}, [] { return kNowMs; });
   }
 
   void addHost(const std::string& id, const aggregator::Labels& labels, int64_t lastSeen) {

@@ -1,0 +1,165 @@
+#include "aggregator/api/fleet_actions.h"
+
+#include "aggregator/alert/alert_queue.h"
+#include "aggregator/alert/alert_store.h"
+#include "aggregator/drift/drift_decisions.h"
+#include "common/base/escape.h"
+#include "common/base/time.h"
+#include "common/base/units.h"
+
+namespace driftwatch::aggregator {
+namespace {
+
+std::string fieldName(std::string_view field, FieldNames names) {
+  return names == FieldNames::kFlags ? "--" + std::string(field) : std::string(field);
+}
+
+int64_t systemNowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+Status checkRecordText(std::string_view text, std::string_view field, size_t max,
+                       FieldNames names) {
+  bool blank = true;
+  for (const char c : text)
+    blank = blank && (c == ' ' || c == '\t' || c == '\n' || c == '\r');
+  if (blank || text.size() > max)
+    return makeError(ErrorCode::kInvalidInput,
+                     "give 1 to " + std::to_string(max) + " bytes for the record",
+                     fieldName(field, names));
+  return {};
+}
+
+Result<int64_t> waiverExpiry(const DecisionRequest& request, int64_t nowMs, FieldNames names) {
+  const std::string until = fieldName("until", names);
+  const std::string forName = fieldName("for", names);
+  if (request.until.empty() == request.forDuration.empty())
+    return makeError(ErrorCode::kInvalidInput, "give exactly one expiry for the waiver: " + until +
+                                                   " DATE (like 2026-12-31) or " + forName +
+                                                   " DURATION (like 30d)");
+  if (!request.until.empty()) {
+    const auto at = parseUtc(request.until);
+    if (!at)
+      return makeError(ErrorCode::kInvalidInput,
+                       "not a UTC date (2026-12-31) or time (2026-12-31T18:00:00Z)",
+                       until + " " + displaySafe(request.until));
+    if (*at <= nowMs)
+      return makeError(ErrorCode::kInvalidInput, "is in the past",
+                       until + " " + displaySafe(request.until));
+    return *at;
+  }
+  const auto d = parseDuration(request.forDuration);
+  if (!d || d->count() < 1000)
+    return makeError(ErrorCode::kInvalidInput, "not a duration of at least 1s (like 12h, 30d)",
+                     forName + " " + displaySafe(request.forDuration));
+  return nowMs + d->count();
+}
+
+LocalFleetActions::LocalFleetActions(const FleetStore& store, AuditLog& audit,
+                                     LocalActionOptions options, Clock nowMs)
+    : store_(store),
+      audit_(audit),
+      options_(std::move(options)),
+      nowMs_(nowMs ? std::move(nowMs) : Clock(systemNowMs)) {}
+
+Result<Json> LocalFleetActions::acknowledge(int64_t alertId, const std::string& by) {
+  if (auto s = checkRecordText(by, "by", 128, options_.names); !s.ok()) return s.error();
+  const std::string who = displaySafe(by);
+  const std::string id = std::to_string(alertId);
+  AlertStore alerts(store_.database());
+  auto tx = store_.begin();
+  if (!tx.ok()) return tx.error();
+  auto acked = alerts.acknowledge(alertId, who, nowMs_());
+  if (!acked.ok()) return acked.error();
+  auto a = alerts.alert(alertId);
+  if (!a.ok()) return a.error();
+  if (!*a)
+    return makeError(ErrorCode::kNotFound,
+                     "no alert " + id + " (see `driftwatch-aggregator alerts list`)");
+  if (!*acked) {
+    if ((*a)->status == kAlertPending)
+      return makeError(ErrorCode::kConflict, "alert " + id +
+                                                 " is pending: it has not fired yet, there is "
+                                                 "nothing to acknowledge");
+    if ((*a)->status == kAlertAcknowledged)
+      return makeError(ErrorCode::kConflict,
+                       "alert " + id + " was acknowledged already, by " + (*a)->ackedBy);
+    return makeError(ErrorCode::kConflict, "alert " + id + " is resolved: its drift is gone");
+  }
+  audit_.record("alert_acknowledged", (*a)->host, options_.actor, "alert " + id + " by " + who);
+  if (auto s = tx->commit(); !s.ok()) return s.error();
+  return alertJson(**a);
+}
+
+Result<Json> LocalFleetActions::retryDelivery(int64_t deliveryId, const std::string& by) {
+  if (auto s = checkRecordText(by, "by", 128, options_.names); !s.ok()) return s.error();
+  const std::string id = std::to_string(deliveryId);
+  AlertStore alerts(store_.database());
+  auto tx = store_.begin();
+  if (!tx.ok()) return tx.error();
+  auto revived = alerts.revive(deliveryId, nowMs_());
+  if (!revived.ok()) return revived.error();
+  auto d = alerts.delivery(deliveryId);
+  if (!d.ok()) return d.error();
+  if (!*d)
+    return makeError(ErrorCode::kNotFound,
+                     "no delivery " + id + " (see `driftwatch-aggregator alerts deliveries`)");
+  if (!*revived)
+    return makeError(ErrorCode::kConflict, "delivery " + id + " is " + (*d)->status +
+                                               ", not dead: only dead ones are retried");
+  audit_.record("alert_delivery_retried", (*d)->host, options_.actor,
+                "delivery " + id + " by " + displaySafe(by));
+  if (auto s = tx->commit(); !s.ok()) return s.error();
+  return deliveryJson(**d);
+}
+
+Result<Json> LocalFleetActions::accept(const DecisionRequest& request) {
+  return decide(request, std::nullopt);
+}
+
+Result<Json> LocalFleetActions::waive(const DecisionRequest& request) {
+  auto until = waiverExpiry(request, nowMs_(), options_.names);
+  if (!until.ok()) return until.error();
+  return decide(request, *until);
+}
+
+Result<Json> LocalFleetActions::decide(const DecisionRequest& request,
+                                       std::optional<int64_t> until) {
+  if (auto s = checkRecordText(request.reason, "reason", 1024, options_.names); !s.ok())
+    return s.error();
+  if (auto s = checkRecordText(request.by, "by", 128, options_.names); !s.ok()) return s.error();
+  auto resource = resourceArgument(request.resource);
+  if (!resource.ok()) return resource.error();
+  auto host = store_.host(request.host);
+  if (!host.ok()) return host.error();
+  if (!*host)
+    return makeError(ErrorCode::kNotFound, "no host " + displaySafe(request.host) +
+                                               " (see `driftwatch-aggregator hosts list`)");
+  const DriftDecision decision{.host = request.host,
+                               .resource = *resource,
+                               .reason = displaySafe(request.reason),
+                               .by = displaySafe(request.by),
+                               .at = nowMs_(),
+                               .until = until};
+  auto tx = store_.begin();
+  if (!tx.ok()) return tx.error();
+  auto decided = until ? waiveDrift(store_, decision) : acceptDrift(store_, decision);
+  if (!decided.ok()) return decided.error();
+  // A decided item alerts no more: its alert resolves with the decision (and a firing one is
+  // announced as resolved). When the decision ends (the host moves on, the waiver expires) the
+  // drift alerts again.
+  AlertQueue alerts(store_, options_.alertSettle);
+  if (auto s = alerts.resolved(decision.host, *resource, decision.at); !s.ok()) return s.error();
+  std::string detail = std::string(until ? "waive " : "accept ") + *resource + " by " + decision.by;
+  if (until) detail += " until " + utcMsText(*until);
+  audit_.record(until ? "drift_waived" : "drift_accepted", decision.host, options_.actor,
+                detail + ": " + decision.reason);
+  if (auto s = tx->commit(); !s.ok()) return s.error();
+  return driftJson(*decided, driftFlags(*decided, options_.flagRules, decision.at));
+}
+
+}  // namespace driftwatch::aggregator

@@ -1,0 +1,89 @@
+#pragma once
+// What people do to the fleet from the admin commands and the admin API, as a role:
+// acknowledge an alert, send a dead delivery again, accept or waive a drift item. Each answers
+// the changed thing's JSON view (aggregator/api/json_views.h), so the CLI prints the same
+// whether it acted on the local store or through a remote aggregator's API.
+// LocalFleetActions changes a fleet store, each action in one transaction with its audit
+// record; the CLI's remote client posts to the admin API, which uses a LocalFleetActions.
+//
+// Errors: kNotFound for an alert, delivery, host or drift item that does not exist,
+// kConflict when the thing is not in a state the action applies to (an alert acknowledged
+// already, a delivery that is not dead, drift that resolved), kInvalidInput for a bad request
+// (the message names the field), anything else for a failing store or transport.
+// Used by one thread at a time.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "aggregator/api/fleet_reader.h"
+#include "aggregator/api/json_views.h"
+#include "aggregator/audit/audit_log.h"
+#include "aggregator/store/fleet_store.h"
+#include "common/base/result.h"
+
+namespace driftwatch::aggregator {
+
+// accept and waive.
+struct DecisionRequest {
+  std::string host;
+  std::string resource;  // "/etc/motd" or KIND:NAME
+  std::string reason;
+  std::string by;  // who decides
+  // waive: exactly one expiry, read on the clock of whoever applies it (the aggregator, for a
+  // remote request): a UTC date (2026-12-31) or time (2026-12-31T18:00:00Z), or a duration.
+  std::string until;
+  std::string forDuration;
+};
+
+// The waiver's expiry (unix ms) from `until` or `forDuration` at `nowMs`; the error names the
+// field as `names` says ("--until" or "until").
+Result<int64_t> waiverExpiry(const DecisionRequest& request, int64_t nowMs, FieldNames names);
+// A reason or a name given for the record: 1 to `max` bytes, shown safely.
+Status checkRecordText(std::string_view text, std::string_view field, size_t max, FieldNames names);
+
+class FleetActions {
+ public:
+  virtual ~FleetActions() = default;
+  // `by`: who takes the alert. Answers the alert as it is now.
+  virtual Result<Json> acknowledge(int64_t alertId, const std::string& by) = 0;
+  // Answers the delivery, pending again and due now.
+  virtual Result<Json> retryDelivery(int64_t deliveryId, const std::string& by) = 0;
+  // Answer the drift item as decided.
+  virtual Result<Json> accept(const DecisionRequest& request) = 0;
+  virtual Result<Json> waive(const DecisionRequest& request) = 0;
+};
+
+struct LocalActionOptions {
+  // Who the audit trail says acted: "admin" for the CLI on the aggregator's host, the API
+  // token's name for a request to the admin API.
+  std::string actor = "admin";
+  FieldNames names = FieldNames::kFlags;                            // how errors name the fields
+  std::chrono::milliseconds alertSettle{std::chrono::seconds(30)};  // alerts.settle
+  DriftFlagRules flagRules;
+};
+
+class LocalFleetActions : public FleetActions {
+ public:
+  using Clock = std::function<int64_t()>;  // unix ms
+  LocalFleetActions(const FleetStore& store, AuditLog& audit, LocalActionOptions options,
+                    Clock nowMs = {});
+
+  Result<Json> acknowledge(int64_t alertId, const std::string& by) override;
+  Result<Json> retryDelivery(int64_t deliveryId, const std::string& by) override;
+  Result<Json> accept(const DecisionRequest& request) override;
+  Result<Json> waive(const DecisionRequest& request) override;
+
+ private:
+  Result<Json> decide(const DecisionRequest& request, std::optional<int64_t> until);
+
+  const FleetStore& store_;
+  AuditLog& audit_;
+  LocalActionOptions options_;
+  Clock nowMs_;
+};
+
+}  // namespace driftwatch::aggregator
