@@ -60,9 +60,13 @@ bool isApiPath(std::string_view path) {
 }
 
 // The POST endpoints: /api/v1/alerts/ID/ack, /api/v1/deliveries/ID/retry,
-// /api/v1/drift/accept and /api/v1/drift/waive.
-bool isAction(const std::vector<std::string>& seg) {
-  if (seg.size() < 4 || seg[0] != "api" || seg[1] != "v1") return false;
+// /api/v1/drift/accept and /api/v1/drift/waive; /api/v1/policies and /api/v1/policies/remove
+// when posted to (a GET of them reads the policies, or the policy named "remove").
+bool isAction(const std::vector<std::string>& seg, std::string_view method) {
+  if (seg.size() < 3 || seg[0] != "api" || seg[1] != "v1") return false;
+  if (seg[2] == "policies")
+    return method == "POST" && (seg.size() == 3 || (seg.size() == 4 && seg[3] == "remove"));
+  if (seg.size() < 4) return false;
   if (seg.size() == 5)
     return (seg[2] == "alerts" && seg[4] == "ack") || (seg[2] == "deliveries" && seg[4] == "retry");
   return seg.size() == 4 && seg[2] == "drift" && (seg[3] == "accept" || seg[3] == "waive");
@@ -90,6 +94,13 @@ AdminApi::AdminApi(FleetStore& store, AuditLog& audit, const Metrics& metrics,
       tokens_(store),
       reader_(store, options.flagRules, nowMs),
       nowMs_(nowMs ? std::move(nowMs) : LocalFleetReader::Clock(systemNowMs)) {}
+
+size_t AdminApi::bodyLimit(std::string_view target) {
+  const std::string_view path = target.substr(0, target.find('?'));
+  // The JSON escaping of a policy checkout's bytes, with room for the field names.
+  if (path == "/api/v1/policies") return 2 * kMaxPolicyUploadBytes;
+  return kMaxAdminBodyBytes;
+}
 
 bool AdminApi::serves(std::string_view target) {
   const std::string_view path = target.substr(0, target.find('?'));
@@ -127,11 +138,9 @@ HttpResponse AdminApi::route(const HttpRequest& request, const ApiTokenRecord& t
   auto target = parseTarget(request.target);
   if (!target.ok()) return failed(target.error());
   const auto& seg = target->segments;
-  if (isAction(seg)) {
+  if (isAction(seg, request.method)) {
     if (request.method != "POST") return errorResponse(405, "use POST", {{"Allow", "POST"}});
-    if (!target->query.empty())
-      return errorResponse(400, "this endpoint takes its fields in a JSON body, not the query");
-    return act(request, token, seg);
+    return act(request, token, *target);
   }
   if (request.method != "GET") return errorResponse(405, "use GET", {{"Allow", "GET"}});
   const auto params = [&](std::initializer_list<std::string_view> allowed) {
@@ -278,7 +287,8 @@ HttpResponse AdminApi::route(const HttpRequest& request, const ApiTokenRecord& t
 }
 
 HttpResponse AdminApi::act(const HttpRequest& request, const ApiTokenRecord& token,
-                           const std::vector<std::string>& seg) {
+                           const RequestTarget& target) {
+  const auto& seg = target.segments;
   const std::string shownPath = displaySafe(request.target.substr(0, 200));
   if (token.scope != kScopeWrite) {
     audit_.recordLimited("api_write_refused", "", request.peer.address,
@@ -287,6 +297,8 @@ HttpResponse AdminApi::act(const HttpRequest& request, const ApiTokenRecord& tok
                                   " may only read: acting on the fleet needs a token created with "
                                   "`driftwatch-aggregator api-token create --scope write`");
   }
+  if (!target.query.empty())
+    return errorResponse(400, "this endpoint takes its fields in a JSON body, not the query");
   LocalActionOptions options;
   options.actor = "API token " + token.name + " from " + request.peer.address;
   options.names = FieldNames::kQueryParameters;
@@ -294,6 +306,16 @@ HttpResponse AdminApi::act(const HttpRequest& request, const ApiTokenRecord& tok
   options.flagRules = options_.flagRules;
   LocalFleetActions actions(store_, audit_, std::move(options), nowMs_);
 
+  if (seg[2] == "policies") {
+    if (seg.size() == 3) {
+      auto upload = parsePolicyUpload(request.contentType, request.body, token.name);
+      if (!upload.ok()) return failed(upload.error());
+      return answer(actions.applyPolicies(*upload));
+    }
+    auto removal = parsePolicyRemoval(request.contentType, request.body, token.name);
+    if (!removal.ok()) return failed(removal.error());
+    return answer(actions.removePolicies(*removal));
+  }
   if (seg[2] == "alerts" || seg[2] == "deliveries") {
     const auto id = idOf(seg[3]);
     if (!id)

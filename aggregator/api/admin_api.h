@@ -25,13 +25,15 @@
 #include "aggregator/api/fleet_actions.h"
 #include "aggregator/api/fleet_reader.h"
 #include "aggregator/api/metrics.h"
+#include "aggregator/api/query_string.h"
 #include "aggregator/api/web_page.h"
 #include "aggregator/audit/audit_log.h"
 #include "aggregator/http/messages.h"
 
 namespace driftwatch::aggregator {
 
-// The largest request body the admin endpoints accept: a few short fields (request_body.h).
+// The largest request body the admin endpoints accept: a few short fields (request_body.h);
+// a policy upload (POST /api/v1/policies) may carry a whole checkout, see bodyLimit().
 inline constexpr size_t kMaxAdminBodyBytes = 16 * 1024;
 
 struct AdminApiOptions {
@@ -46,12 +48,14 @@ class AdminApi {
 
   // Whether `target` is one of this API's (the rest belongs to the agents' endpoints).
   static bool serves(std::string_view target);
+  // The largest body a request to `target` may have.
+  static size_t bodyLimit(std::string_view target);
   HttpResponse handle(const HttpRequest& request);
 
  private:
   HttpResponse route(const HttpRequest& request, const ApiTokenRecord& token);
   HttpResponse act(const HttpRequest& request, const ApiTokenRecord& token,
-                   const std::vector<std::string>& segments);
+                   const RequestTarget& target);
 
   FleetStore& store_;
   AuditLog& audit_;

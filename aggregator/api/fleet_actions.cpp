@@ -90,8 +90,10 @@ Result<Json> LocalFleetActions::acknowledge(int64_t alertId, const std::string& 
                        "alert " + id + " was acknowledged already, by " + (*a)->ackedBy);
     return makeError(ErrorCode::kConflict, "alert " + id + " is resolved: its drift is gone");
   }
-  audit_.record("alert_acknowledged", (*a)->host, options_.actor, "alert " + id + " by " + who);
+  const auto line =
+      audit_.stage("alert_acknowledged", (*a)->host, options_.actor, "alert " + id + " by " + who);
   if (auto s = tx->commit(); !s.ok()) return s.error();
+  audit_.write(line);
   return alertJson(**a);
 }
 
@@ -111,9 +113,10 @@ Result<Json> LocalFleetActions::retryDelivery(int64_t deliveryId, const std::str
   if (!*revived)
     return makeError(ErrorCode::kConflict, "delivery " + id + " is " + (*d)->status +
                                                ", not dead: only dead ones are retried");
-  audit_.record("alert_delivery_retried", (*d)->host, options_.actor,
-                "delivery " + id + " by " + displaySafe(by));
+  const auto line = audit_.stage("alert_delivery_retried", (*d)->host, options_.actor,
+                                 "delivery " + id + " by " + displaySafe(by));
   if (auto s = tx->commit(); !s.ok()) return s.error();
+  audit_.write(line);
   return deliveryJson(**d);
 }
 
@@ -156,10 +159,44 @@ Result<Json> LocalFleetActions::decide(const DecisionRequest& request,
   if (auto s = alerts.resolved(decision.host, *resource, decision.at); !s.ok()) return s.error();
   std::string detail = std::string(until ? "waive " : "accept ") + *resource + " by " + decision.by;
   if (until) detail += " until " + utcMsText(*until);
-  audit_.record(until ? "drift_waived" : "drift_accepted", decision.host, options_.actor,
-                detail + ": " + decision.reason);
+  const auto line = audit_.stage(until ? "drift_waived" : "drift_accepted", decision.host,
+                                 options_.actor, detail + ": " + decision.reason);
   if (auto s = tx->commit(); !s.ok()) return s.error();
+  audit_.write(line);
   return driftJson(*decided, driftFlags(*decided, options_.flagRules, decision.at));
+}
+
+Result<Json> LocalFleetActions::applyPolicies(const PolicyUpload& upload) {
+  if (auto s = checkRecordText(upload.by, "by", 128, options_.names); !s.ok()) return s.error();
+  // Drift the new versions open queues alerts in the same transaction; the dispatcher picks
+  // them up.
+  AlertQueue alerts(store_, options_.alertSettle);
+  const ApplyRequest request{.policies = upload.policies,
+                             .appliedBy = displaySafe(upload.by),
+                             .message = displaySafe(upload.message),
+                             .now = nowMs_() / 1000,
+                             .driftListener = &alerts,
+                             .actor = options_.actor};
+  auto outcome = aggregator::applyPolicies(store_, audit_, request);
+  if (!outcome.ok()) return outcome.error();
+  Json out = Json::array();
+  for (const auto& o : *outcome)
+    out.push_back({{"name", o.name}, {"version", o.version}, {"changed", o.changed}});
+  return out;
+}
+
+Result<Json> LocalFleetActions::removePolicies(const PolicyRemoval& removal) {
+  if (auto s = checkRecordText(removal.by, "by", 128, options_.names); !s.ok()) return s.error();
+  // The drift a removed policy found resolves, and so do its alerts, in the same transaction.
+  AlertQueue alerts(store_, options_.alertSettle);
+  auto outcome = aggregator::removePolicies(store_, audit_, removal.names, displaySafe(removal.by),
+                                            displaySafe(removal.message), nowMs_() / 1000, &alerts,
+                                            options_.actor);
+  if (!outcome.ok()) return outcome.error();
+  Json out = Json::array();
+  for (const auto& o : *outcome)
+    out.push_back({{"name", o.name}, {"version", o.version}, {"removed", true}});
+  return out;
 }
 
 }  // namespace driftwatch::aggregator

@@ -1,6 +1,7 @@
 #pragma once
 // What people do to the fleet from the admin commands and the admin API, as a role:
-// acknowledge an alert, send a dead delivery again, accept or waive a drift item. Each answers
+// acknowledge an alert, send a dead delivery again, accept or waive a drift item, apply or
+// remove fleet policies. Each answers
 // the changed thing's JSON view (aggregator/api/json_views.h), so the CLI prints the same
 // whether it acted on the local store or through a remote aggregator's API.
 // LocalFleetActions changes a fleet store, each action in one transaction with its audit
@@ -18,10 +19,12 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "aggregator/api/fleet_reader.h"
 #include "aggregator/api/json_views.h"
 #include "aggregator/audit/audit_log.h"
+#include "aggregator/policy/policy_apply.h"
 #include "aggregator/store/fleet_store.h"
 #include "common/base/result.h"
 
@@ -37,6 +40,20 @@ struct DecisionRequest {
   // remote request): a UTC date (2026-12-31) or time (2026-12-31T18:00:00Z), or a duration.
   std::string until;
   std::string forDuration;
+};
+
+// policy apply: the policies as read where the command runs (policy_source.h).
+struct PolicyUpload {
+  std::vector<PolicySource> policies;
+  std::string message;  // why
+  std::string by;       // who applies
+};
+
+// policy remove.
+struct PolicyRemoval {
+  std::vector<std::string> names;
+  std::string message;
+  std::string by;
 };
 
 // The waiver's expiry (unix ms) from `until` or `forDuration` at `nowMs`; the error names the
@@ -55,6 +72,9 @@ class FleetActions {
   // Answer the drift item as decided.
   virtual Result<Json> accept(const DecisionRequest& request) = 0;
   virtual Result<Json> waive(const DecisionRequest& request) = 0;
+  // Answer [{name, version, changed}] and [{name, version, removed}], one per policy.
+  virtual Result<Json> applyPolicies(const PolicyUpload& upload) = 0;
+  virtual Result<Json> removePolicies(const PolicyRemoval& removal) = 0;
 };
 
 struct LocalActionOptions {
@@ -76,6 +96,8 @@ class LocalFleetActions : public FleetActions {
   Result<Json> retryDelivery(int64_t deliveryId, const std::string& by) override;
   Result<Json> accept(const DecisionRequest& request) override;
   Result<Json> waive(const DecisionRequest& request) override;
+  Result<Json> applyPolicies(const PolicyUpload& upload) override;
+  Result<Json> removePolicies(const PolicyRemoval& removal) override;
 
  private:
   Result<Json> decide(const DecisionRequest& request, std::optional<int64_t> until);

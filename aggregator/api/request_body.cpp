@@ -1,6 +1,9 @@
 #include "aggregator/api/request_body.h"
 
 #include <algorithm>
+#include <optional>
+#include <set>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -25,48 +28,168 @@ bool isJsonType(std::string_view type) {
 
 }  // namespace
 
-Result<RequestBody> RequestBody::parse(std::string_view contentType, std::string_view body,
-                                       std::initializer_list<std::string_view> allowed) {
-  RequestBody out;
-  if (body.empty()) return out;
+namespace {
+
+using nlohmann::json;
+
+// The body as JSON when it is JSON of the right type with no object repeating a key (the
+// parser would keep the last one silently); the error says what is wrong.
+Result<json> parseJson(std::string_view contentType, std::string_view body) {
   if (!isJsonType(contentType))
     return makeError(ErrorCode::kInvalidInput,
                      "send the request body as Content-Type: application/json",
                      "Content-Type " + escapeBytes(contentType.substr(0, 100)));
-  // Duplicate keys: the SAX-free parser keeps the last one silently, so count them apart.
-  size_t members = 0;
-  bool tooDeep = false;
-  const nlohmann::json::parser_callback_t count = [&](int depth, nlohmann::json::parse_event_t ev,
-                                                      nlohmann::json&) {
-    if (depth > 1) tooDeep = true;
-    if (depth == 1 && ev == nlohmann::json::parse_event_t::key) ++members;
+  std::vector<std::set<std::string>> keys;
+  std::optional<std::string> repeated;
+  const json::parser_callback_t check = [&](int, json::parse_event_t event, json& parsed) {
+    if (event == json::parse_event_t::object_start) keys.emplace_back();
+    if (event == json::parse_event_t::object_end && !keys.empty()) keys.pop_back();
+    if (event == json::parse_event_t::key && !keys.empty() && parsed.is_string() && !repeated &&
+        !keys.back().insert(parsed.get<std::string>()).second)
+      repeated = parsed.get<std::string>();
     return true;
   };
-  const auto json = nlohmann::json::parse(body, count, false);
-  if (json.is_discarded())
+  auto parsed = json::parse(body, check, false);
+  if (parsed.is_discarded())
     return makeError(ErrorCode::kInvalidInput, "the request body is not valid JSON");
-  if (!json.is_object())
+  if (repeated)
+    return makeError(ErrorCode::kInvalidInput, "given twice in the request body",
+                     escapeBytes(repeated->substr(0, 100)));
+  if (!parsed.is_object())
+    return makeError(ErrorCode::kInvalidInput, "the request body must be a JSON object");
+  return parsed;
+}
+
+Status onlyKnown(const json& object, std::initializer_list<std::string_view> allowed,
+                 std::string_view where) {
+  for (const auto& item : object.items()) {
+    const std::string& name = item.key();
+    if (std::find(allowed.begin(), allowed.end(), name) != allowed.end()) continue;
+    std::string known;
+    for (const auto a : allowed)
+      known += (known.empty() ? "" : ", ") + std::string(a);
     return makeError(ErrorCode::kInvalidInput,
-                     "the request body must be a JSON object of string fields");
-  if (json.size() != members)
-    return makeError(ErrorCode::kInvalidInput, "the request body repeats a field");
-  for (const auto& [name, value] : json.items()) {
-    if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
-      std::string known;
-      for (const auto a : allowed)
-        known += (known.empty() ? "" : ", ") + std::string(a);
-      return makeError(ErrorCode::kInvalidInput,
-                       known.empty() ? "this endpoint takes no fields"
-                                     : "not a field of this endpoint (it takes " + known + ")",
-                       escapeBytes(name.substr(0, 100)));
+                     known.empty()
+                         ? "this endpoint takes no fields"
+                         : "not a field of " + std::string(where) + " (it takes " + known + ")",
+                     escapeBytes(name.substr(0, 100)));
+  }
+  return {};
+}
+
+// The string at `name` ("" when absent), at most `max` bytes; the error names `field`.
+Result<std::string> stringField(const json& object, const char* name, size_t max,
+                                const std::string& field, bool required) {
+  const auto it = object.find(name);
+  if (it == object.end()) {
+    if (required) return makeError(ErrorCode::kInvalidInput, "required (a JSON string)", field);
+    return std::string();
+  }
+  if (!it->is_string()) return makeError(ErrorCode::kInvalidInput, "must be a string", field);
+  const auto& text = it->get_ref<const std::string&>();
+  if (text.size() > max)
+    return makeError(ErrorCode::kInvalidInput, "longer than " + std::to_string(max) + " bytes",
+                     field);
+  return text;
+}
+
+}  // namespace
+
+Result<RequestBody> RequestBody::parse(std::string_view contentType, std::string_view body,
+                                       std::initializer_list<std::string_view> allowed) {
+  RequestBody out;
+  if (body.empty()) return out;
+  auto parsed = parseJson(contentType, body);
+  if (!parsed.ok()) return parsed.error();
+  if (auto s = onlyKnown(*parsed, allowed, "this endpoint"); !s.ok()) return s.error();
+  for (const auto& item : parsed->items()) {
+    const std::string& name = item.key();
+    auto text = stringField(*parsed, name.c_str(), kMaxFieldBytes, name, true);
+    if (!text.ok()) return text.error();
+    out.fields_.emplace(name, std::move(*text));
+  }
+  return out;
+}
+
+Result<PolicyUpload> parsePolicyUpload(std::string_view contentType, std::string_view body,
+                                       std::string_view defaultBy) {
+  auto parsed = parseJson(contentType, body);
+  if (!parsed.ok()) return parsed.error();
+  if (auto s = onlyKnown(*parsed, {"policies", "message", "by"}, "this endpoint"); !s.ok())
+    return s.error();
+  PolicyUpload out;
+  auto message = stringField(*parsed, "message", kMaxFieldBytes, "message", false);
+  if (!message.ok()) return message.error();
+  out.message = std::move(*message);
+  auto by = stringField(*parsed, "by", kMaxFieldBytes, "by", false);
+  if (!by.ok()) return by.error();
+  out.by = by->empty() ? std::string(defaultBy) : std::move(*by);
+  const auto policies = parsed->find("policies");
+  if (policies == parsed->end() || !policies->is_array() || policies->empty() ||
+      policies->size() > kMaxUploadedPolicies)
+    return makeError(
+        ErrorCode::kInvalidInput,
+        "an array of 1 to " + std::to_string(kMaxUploadedPolicies) + " policies is required",
+        "policies");
+  for (size_t i = 0; i < policies->size(); ++i) {
+    const json& p = (*policies)[i];
+    const std::string at = "policies[" + std::to_string(i) + "]";
+    if (!p.is_object()) return makeError(ErrorCode::kInvalidInput, "must be an object", at);
+    if (auto s = onlyKnown(p, {"path", "text", "baseline_path", "baseline", "git_commit"}, at);
+        !s.ok())
+      return s.error();
+    PolicySource source;
+    auto path = stringField(p, "path", 4096, at + ".path", true);
+    if (!path.ok()) return path.error();
+    if (path->empty())
+      return makeError(ErrorCode::kInvalidInput, "must not be empty", at + ".path");
+    source.path = std::move(*path);
+    auto text = stringField(p, "text", kMaxPolicyUploadBytes, at + ".text", true);
+    if (!text.ok()) return text.error();
+    source.text = std::move(*text);
+    auto baselinePath = stringField(p, "baseline_path", 4096, at + ".baseline_path", false);
+    if (!baselinePath.ok()) return baselinePath.error();
+    source.baselinePath = std::move(*baselinePath);
+    if (const auto b = p.find("baseline"); b != p.end() && !b->is_null()) {
+      auto baseline = stringField(p, "baseline", kMaxPolicyUploadBytes, at + ".baseline", true);
+      if (!baseline.ok()) return baseline.error();
+      source.baseline = std::move(*baseline);
     }
-    if (!value.is_string() || tooDeep)
-      return makeError(ErrorCode::kInvalidInput, "must be a string", name);
-    const auto& text = value.get_ref<const std::string&>();
-    if (text.size() > kMaxFieldBytes)
-      return makeError(ErrorCode::kInvalidInput,
-                       "longer than " + std::to_string(kMaxFieldBytes) + " bytes", name);
-    out.fields_.emplace(name, text);
+    auto commit = stringField(p, "git_commit", 128, at + ".git_commit", false);
+    if (!commit.ok()) return commit.error();
+    source.gitCommit = std::move(*commit);
+    out.policies.push_back(std::move(source));
+  }
+  return out;
+}
+
+Result<PolicyRemoval> parsePolicyRemoval(std::string_view contentType, std::string_view body,
+                                         std::string_view defaultBy) {
+  auto parsed = parseJson(contentType, body);
+  if (!parsed.ok()) return parsed.error();
+  if (auto s = onlyKnown(*parsed, {"names", "message", "by"}, "this endpoint"); !s.ok())
+    return s.error();
+  PolicyRemoval out;
+  auto message = stringField(*parsed, "message", kMaxFieldBytes, "message", false);
+  if (!message.ok()) return message.error();
+  out.message = std::move(*message);
+  auto by = stringField(*parsed, "by", kMaxFieldBytes, "by", false);
+  if (!by.ok()) return by.error();
+  out.by = by->empty() ? std::string(defaultBy) : std::move(*by);
+  const auto names = parsed->find("names");
+  if (names == parsed->end() || !names->is_array() || names->empty() ||
+      names->size() > kMaxUploadedPolicies)
+    return makeError(
+        ErrorCode::kInvalidInput,
+        "an array of 1 to " + std::to_string(kMaxUploadedPolicies) + " policy names is required",
+        "names");
+  for (size_t i = 0; i < names->size(); ++i) {
+    const json& n = (*names)[i];
+    if (!n.is_string() || n.get_ref<const std::string&>().empty() ||
+        n.get_ref<const std::string&>().size() > 256)
+      return makeError(ErrorCode::kInvalidInput, "must be a policy name (a string)",
+                       "names[" + std::to_string(i) + "]");
+    out.names.push_back(n.get<std::string>());
   }
   return out;
 }

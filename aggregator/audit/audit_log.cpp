@@ -37,6 +37,11 @@ Result<AuditLog> AuditLog::open(FleetStore& store, const std::string& path) {
 
 void AuditLog::record(std::string_view event, std::string_view host, std::string_view peer,
                       std::string_view detail) {
+  write(stage(event, host, peer, detail));
+}
+
+AuditLog::Staged AuditLog::stage(std::string_view event, std::string_view host,
+                                 std::string_view peer, std::string_view detail) {
   const int64_t at = nowMs();
   std::string fullDetail = displaySafe(detail);
   if (suppressed_ > 0) {
@@ -50,14 +55,19 @@ void AuditLog::record(std::string_view event, std::string_view host, std::string
     std::fprintf(stderr, "driftwatch-aggregator: cannot write the audit trail: %s\n",
                  s.error().describe().c_str());
   }
-  if (!file_.valid() && !echo_) return;
+  if (!file_.valid() && !echo_) return {};
   const nlohmann::ordered_json line = {
       {"time", formatUtc(std::chrono::system_clock::time_point(std::chrono::milliseconds(at)))},
       {"event", event},
       {"host", host},
       {"peer", peer},
       {"detail", fullDetail}};
-  const std::string text = line.dump() + "\n";
+  return {line.dump() + "\n"};
+}
+
+void AuditLog::write(const Staged& staged) {
+  const std::string& text = staged.line;
+  if (text.empty()) return;
   if (echo_) std::fputs(text.c_str(), stderr);
   if (!file_.valid()) return;
   if (::write(file_.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) {

@@ -24,6 +24,15 @@ class AuditLog {
   // An event from an authenticated party (an enrolled host, the admin): always written.
   void record(std::string_view event, std::string_view host, std::string_view peer,
               std::string_view detail);
+  // An event inside the caller's transaction: its row is added now, so it commits or rolls back
+  // with the change; the line for the log file (and echo) is written by write() once the
+  // commit succeeded, so the file never claims what did not happen.
+  struct Staged {
+    std::string line;  // empty: nothing to write
+  };
+  Staged stage(std::string_view event, std::string_view host, std::string_view peer,
+               std::string_view detail);
+  void write(const Staged& staged);
   // Also print each record on stderr (the serving aggregator's journal).
   void setEcho(bool echo) { echo_ = echo; }
   // An event anyone can cause: written within the rate limit.

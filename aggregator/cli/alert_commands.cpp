@@ -28,7 +28,7 @@ int runAlertsList(const AlertArgs& args) {
   query.host = args.host;
   query.limit = args.limit;
   if (auto s = checkAlertQuery(query, FieldNames::kFlags); !s.ok()) return fail(s.error());
-  if (query.limit < 1) return fail("--limit must be at least 1");
+  if (query.limit < 1 || query.limit > 1'000'000) return fail("--limit: give 1 to 1000000");
   auto opened = openReader(args.common);
   if (!opened.ok()) return fail(opened.error());
   auto shown = opened->reader->alerts(query);
@@ -53,9 +53,11 @@ int runAlertsList(const AlertArgs& args) {
 }
 
 int runAlertsAck(const AlertArgs& args) {
+  const std::string by = args.by.empty() ? whoAmI() : args.by;
+  if (auto s = checkRecordText(by, "by", 128, FieldNames::kFlags); !s.ok()) return fail(s.error());
   auto opened = openActions(args.common);
   if (!opened.ok()) return fail(opened.error());
-  auto acked = opened->actions->acknowledge(args.id, args.by.empty() ? whoAmI() : args.by);
+  auto acked = opened->actions->acknowledge(args.id, by);
   if (!acked.ok()) return fail(acked.error());
   if (args.common.format == "json") {
     printJson(*acked);

@@ -100,9 +100,13 @@ int decide(const DecisionArgs& args, bool waive) {
                           .by = args.by.empty() ? whoAmI() : args.by,
                           .until = args.until,
                           .forDuration = args.forDuration};
-  // What can be checked here is, before any connection: the expiry's form (a remote
-  // aggregator reads a duration on its own clock).
+  // What can be checked here is, before any connection, so that errors name the flags in
+  // either mode (a remote aggregator still reads a duration on its own clock).
   if (auto r = resourceArgument(request.resource); !r.ok()) return fail(r.error());
+  if (auto c = checkRecordText(request.reason, "reason", 1024, FieldNames::kFlags); !c.ok())
+    return fail(c.error());
+  if (auto c = checkRecordText(request.by, "by", 128, FieldNames::kFlags); !c.ok())
+    return fail(c.error());
   if (waive) {
     if (auto until = waiverExpiry(request, nowMs(), FieldNames::kFlags); !until.ok())
       return fail(until.error());

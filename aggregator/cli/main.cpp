@@ -129,12 +129,14 @@ int main(int argc, char** argv) {
   auto* policyApplyCmd = policyCmd->add_subcommand(
       "apply", "Store new versions of policies (files, or directories of *.yaml)");
   addCommon(*policyApplyCmd, policyApply.common, true);
+  addRemote(*policyApplyCmd, policyApply.common);
   policyApplyCmd->add_option("path", policyApply.paths, "Policy files or directories")->required();
   policyApplyCmd->add_option("--message,-m", policyApply.message, "Why, for the history");
   PolicyArgs policyRemove;
   auto* policyRemoveCmd = policyCmd->add_subcommand(
       "remove", "Remove policies: their drift resolves; their history stays");
   addCommon(*policyRemoveCmd, policyRemove.common, true);
+  addRemote(*policyRemoveCmd, policyRemove.common);
   policyRemoveCmd->add_option("name", policyRemove.names, "Policy names")->required();
   policyRemoveCmd->add_option("--message,-m", policyRemove.message, "Why, for the history");
   CommonArgs policyList;

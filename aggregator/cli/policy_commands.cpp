@@ -32,58 +32,42 @@ std::string shortCommit(const std::string& commit) {
 }  // namespace
 
 int runPolicyApply(const PolicyArgs& args) {
-  auto opened = openAdminStore(args.common);
-  if (!opened.ok()) return fail(opened.error());
+  // Read where the command runs: with --server, the files of this machine's checkout go to the
+  // aggregator, with the commit they came from.
   auto sources = readPolicySources(args.paths);
   if (!sources.ok()) return fail(sources.error());
-  auto audit = AuditLog::open(opened->store, opened->config.auditLog);
-  if (!audit.ok()) return fail(audit.error());
-  ApplyRequest request;
-  request.policies = std::move(*sources);
-  request.appliedBy = whoAmI();
-  request.message = args.message;
-  request.now = nowSeconds();
-  // Drift the new versions open queues alerts in the same transaction; a serving aggregator's
-  // dispatcher picks them up.
-  AlertQueue alerts(opened->store, opened->config.alerts.settle);
-  request.driftListener = &alerts;
-  auto outcome = applyPolicies(opened->store, *audit, request);
+  auto opened = openActions(args.common);
+  if (!opened.ok()) return fail(opened.error());
+  auto outcome = opened->actions->applyPolicies(
+      PolicyUpload{.policies = std::move(*sources), .message = args.message, .by = whoAmI()});
   if (!outcome.ok()) return fail(outcome.error());
   if (args.common.format == "json") {
-    json out = json::array();
-    for (const auto& o : *outcome)
-      out.push_back({{"name", o.name}, {"version", o.version}, {"changed", o.changed}});
-    std::cout << out.dump(2) << "\n";
+    printJson(*outcome);
     return kExitOk;
   }
   for (const auto& o : *outcome) {
-    std::cout << o.name << ": "
-              << (o.changed ? "version " + std::to_string(o.version) + " applied"
-                            : "unchanged (version " + std::to_string(o.version) + ")")
+    const std::string version = o.value("version", Json(0)).dump();
+    std::cout << textOf(o, "name") << ": "
+              << (o.value("changed", false) ? "version " + version + " applied"
+                                            : "unchanged (version " + version + ")")
               << "\n";
   }
   return kExitOk;
 }
 
 int runPolicyRemove(const PolicyArgs& args) {
-  auto opened = openAdminStore(args.common);
+  auto opened = openActions(args.common);
   if (!opened.ok()) return fail(opened.error());
-  auto audit = AuditLog::open(opened->store, opened->config.auditLog);
-  if (!audit.ok()) return fail(audit.error());
-  // The drift a removed policy found resolves, and so do its alerts, in the same transaction.
-  AlertQueue alerts(opened->store, opened->config.alerts.settle);
-  auto outcome = removePolicies(opened->store, *audit, args.names, whoAmI(), args.message,
-                                nowSeconds(), &alerts);
+  auto outcome = opened->actions->removePolicies(
+      PolicyRemoval{.names = args.names, .message = args.message, .by = whoAmI()});
   if (!outcome.ok()) return fail(outcome.error());
   if (args.common.format == "json") {
-    json out = json::array();
-    for (const auto& o : *outcome)
-      out.push_back({{"name", o.name}, {"version", o.version}, {"removed", true}});
-    std::cout << out.dump(2) << "\n";
+    printJson(*outcome);
     return kExitOk;
   }
   for (const auto& o : *outcome)
-    std::cout << o.name << ": removed (version " << o.version << ")\n";
+    std::cout << textOf(o, "name") << ": removed (version " << o.value("version", Json(0)).dump()
+              << ")\n";
   return kExitOk;
 }
 

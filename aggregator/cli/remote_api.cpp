@@ -133,11 +133,30 @@ class RemoteAdminApi : public FleetReader, public FleetActions {
     if (!r.forDuration.empty()) body["for"] = r.forDuration;
     return post("/api/v1/drift/waive", body);
   }
+  Result<Json> applyPolicies(const PolicyUpload& upload) override {
+    Json policies = Json::array();
+    for (const auto& p : upload.policies) {
+      policies.push_back({{"path", p.path},
+                          {"text", p.text},
+                          {"baseline_path", p.baselinePath},
+                          {"baseline", p.baseline ? Json(*p.baseline) : Json(nullptr)},
+                          {"git_commit", p.gitCommit}});
+    }
+    return post(
+        "/api/v1/policies",
+        Json{{"policies", std::move(policies)}, {"message", upload.message}, {"by", upload.by}});
+  }
+  Result<Json> removePolicies(const PolicyRemoval& removal) override {
+    return post("/api/v1/policies/remove",
+                Json{{"names", removal.names}, {"message", removal.message}, {"by", removal.by}});
+  }
 
  private:
   Result<Json> get(const std::string& target) { return call("GET", target, ""); }
   Result<Json> post(const std::string& target, const Json& body) {
-    return call("POST", target, body.dump());
+    // Text that is not UTF-8 (a --reason from a legacy terminal) is sent with U+FFFD in its
+    // place, as the local commands store it made safe, rather than failing.
+    return call("POST", target, body.dump(-1, ' ', false, Json::error_handler_t::replace));
   }
 
   Result<Json> call(std::string_view method, const std::string& target,

@@ -89,10 +89,10 @@ Status judgeAndCommit(const FleetStore& store, const std::vector<ApplyOutcome>& 
 }
 
 void auditOutcomes(AuditLog& audit, const std::vector<ApplyOutcome>& outcomes,
-                   const std::string& by, const std::string& message) {
+                   const std::string& by, const std::string& message, const std::string& actor) {
   for (const auto& o : outcomes) {
     if (!o.changed) continue;
-    audit.record(o.removed ? "policy_removed" : "policy_applied", "", "admin",
+    audit.record(o.removed ? "policy_removed" : "policy_applied", "", actor,
                  o.name + " version " + std::to_string(o.version) + " by " + by +
                      (message.empty() ? "" : ": " + message));
   }
@@ -204,7 +204,7 @@ Result<std::vector<ApplyOutcome>> applyPolicies(const FleetStore& store, AuditLo
   }
   if (auto s = judgeAndCommit(store, out, request.now, request.driftListener, *tx); !s.ok())
     return s.error();
-  auditOutcomes(audit, out, request.appliedBy, request.message);
+  auditOutcomes(audit, out, request.appliedBy, request.message, request.actor);
   return out;
 }
 
@@ -212,7 +212,8 @@ Result<std::vector<ApplyOutcome>> removePolicies(const FleetStore& store, AuditL
                                                  const std::vector<std::string>& names,
                                                  const std::string& removedBy,
                                                  const std::string& message, int64_t now,
-                                                 DriftListener* listener) {
+                                                 DriftListener* listener,
+                                                 const std::string& actor) {
   if (names.empty())
     return makeError(ErrorCode::kInvalidInput, "no policy to remove", "policy remove");
   auto tx = store.begin();
@@ -238,7 +239,7 @@ Result<std::vector<ApplyOutcome>> removePolicies(const FleetStore& store, AuditL
     out.push_back({v.name, v.version, true, true});
   }
   if (auto s = judgeAndCommit(store, out, now, listener, *tx); !s.ok()) return s.error();
-  auditOutcomes(audit, out, removedBy, message);
+  auditOutcomes(audit, out, removedBy, message, actor);
   return out;
 }
 

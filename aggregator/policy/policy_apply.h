@@ -41,6 +41,8 @@ struct ApplyRequest {
   // Told of the drift the new versions open and resolve, in the apply's transaction (the
   // alert queue); may be null.
   DriftListener* driftListener = nullptr;
+  // Who the audit trail says acted: "admin", or the admin API's token and client.
+  std::string actor = "admin";
 };
 
 struct ApplyOutcome {
@@ -62,7 +64,8 @@ Result<std::vector<ApplyOutcome>> removePolicies(const FleetStore& store, AuditL
                                                  const std::vector<std::string>& names,
                                                  const std::string& removedBy,
                                                  const std::string& message, int64_t now,
-                                                 DriftListener* listener = nullptr);
+                                                 DriftListener* listener = nullptr,
+                                                 const std::string& actor = "admin");
 
 // The SHA-256 that tells whether a policy (and its baseline) changed.
 std::string policyDigest(const std::string& text, const std::optional<std::string>& baseline);

@@ -17,7 +17,7 @@ std::string_view pathOf(std::string_view target) {
 }  // namespace
 
 size_t FleetApi::bodyLimit(std::string_view target, const PeerIdentity& peer) const {
-  if (admin_ != nullptr && AdminApi::serves(target)) return kMaxAdminBodyBytes;
+  if (admin_ != nullptr && AdminApi::serves(target)) return AdminApi::bodyLimit(target);
   // Only an enrolled, unrevoked agent may send a large body.
   if (pathOf(target) == "/v1/report" && peer.hasCert &&
       (gate_ == nullptr || gate_->mayReport(peer.certHostId, peer.certPublicKey)))

@@ -236,9 +236,37 @@ TEST_CASE("fleet: the admin API and the CLI's --server mode over real TLS") {
     const auto far = remote(agg, none, writer);
     CHECK(far.exitCode == 1);
     CHECK(far.err == agg.admin(none).err);
+    const std::vector<std::string> blank = {"accept", host, "/etc/motd", "--reason", " "};
+    const auto blankFar = remote(agg, blank, writer);
+    CHECK(blankFar.exitCode == 1);
+    CHECK(blankFar.err == agg.admin(blank).err);
+    CHECK(blankFar.err.find("--reason") != std::string::npos);
     const auto badExpiry = remote(agg, {"waive", host, "/etc/motd", "--reason", "x"}, writer);
     CHECK(badExpiry.exitCode == 1);
     CHECK(badExpiry.err.find("--until DATE") != std::string::npos);
+
+    // Policies from this machine's files, applied and removed through the API.
+    work.write("remote-policies/issue.yaml",
+               "name: issue\nselector: {role: web}\nfiles:\n  - path: /etc/issue\n"
+               "    mode: \"0644\"\n");
+    const auto applied =
+        remote(agg, {"policy", "apply", work.at("remote-policies"), "-m", "from a laptop"}, writer);
+    INFO("remote stderr: " << applied.err);
+    REQUIRE(applied.exitCode == 0);
+    CHECK(applied.out == "issue: version 1 applied\n");
+    const json shown = agg.adminJson({"policy", "show", "issue"});
+    CHECK(shown["message"] == "from a laptop");
+    CHECK(shown["source"] == work.at("remote-policies/issue.yaml"));
+    CHECK(remote(agg, {"policy", "apply", work.at("remote-policies")}, writer).out ==
+          "issue: unchanged (version 1)\n");
+    const auto refusedApply = remote(agg, {"policy", "apply", work.at("remote-policies")}, reader);
+    CHECK(refusedApply.exitCode == 1);
+    CHECK(refusedApply.err.find("--scope write") != std::string::npos);
+    const auto removed = remote(agg, {"policy", "remove", "issue", "-m", "not needed"}, writer);
+    INFO("remote stderr: " << removed.err);
+    REQUIRE(removed.exitCode == 0);
+    CHECK(removed.out == "issue: removed (version 2)\n");
+    CHECK(agg.adminJson({"policy", "list"}).size() == 1);
   }
 
   SUBCASE("/metrics over TLS: hosts, open drift and ingest") {

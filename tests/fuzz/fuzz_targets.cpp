@@ -248,6 +248,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto again = aggregator::RequestBody::parse("application/json", input,
                                               {"host", "resource", "reason", "by", "until", "for"});
   if (again.ok() != body.ok()) broken("parsing is not deterministic");
+  auto upload = aggregator::parsePolicyUpload("application/json", input, "fuzz");
+  if (upload.ok()) {
+    if (upload->policies.empty() || upload->policies.size() > aggregator::kMaxUploadedPolicies)
+      broken("an upload outside its bounds");
+    for (const auto& p : upload->policies) {
+      if (p.path.empty()) broken("a policy without a path");
+    }
+    if (upload->by.empty()) broken("an upload by nobody");
+  }
+  auto removal = aggregator::parsePolicyRemoval("application/json", input, "fuzz");
+  if (removal.ok() && removal->names.empty()) broken("a removal of nothing");
 #else
 #error "DRIFTWATCH_FUZZ_TARGET must name a target"
 #endif

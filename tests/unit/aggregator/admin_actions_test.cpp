@@ -8,6 +8,7 @@
 #include "aggregator/api/admin_api.h"
 #include "aggregator/api/fleet_actions.h"
 #include "aggregator/api/request_body.h"
+#include "aggregator/enroll/tokens.h"
 #include "tests/unit/aggregator/api_fixture.h"
 
 using namespace driftwatch;
@@ -360,4 +361,136 @@ TEST_CASE("API tokens: a scope, read unless asked; old tokens read only") {
   auto bad = ApiTokens(*f.store).create("x", std::nullopt, kNowMs / 1000, "admin");
   REQUIRE_FALSE(bad.ok());
   CHECK(bad.error().describe().find("--scope admin") != std::string::npos);
+}
+
+TEST_CASE("admin API: apply and remove policies, audited with the token") {
+  ActionFleet f;
+  const Json upload = {
+      {"policies",
+       {{{"path", "/home/carol/policies/db.yaml"},
+         {"text",
+          "name: db\nselector:\n  role: db\nfiles:\n  - path: /etc/motd\n    mode: \"0644\"\n"},
+         {"baseline_path", "/home/carol/policies/db.baseline"},
+         {"baseline", nullptr},
+         {"git_commit", "0123456789abcdef0123456789abcdef01234567"}}}},
+      {"message", "db hosts too"}};
+  const auto applied = f.post("/api/v1/policies", upload.dump());
+  REQUIRE(applied.status == 200);
+  CHECK(body(applied) == Json::parse(R"([{"name": "db", "version": 1, "changed": true}])"));
+  const Json shown = body(f.get("/api/v1/policies/db"));
+  CHECK(shown["applied_by"] == "ops");
+  CHECK(shown["message"] == "db hosts too");
+  CHECK(shown["git_commit"] == "0123456789abcdef0123456789abcdef01234567");
+  const auto records = auditOf(*f.store, "policy_applied");
+  REQUIRE(records.size() == 1);
+  CHECK(records[0].peer.find("API token ops") != std::string::npos);
+  // The same bytes again: unchanged.
+  CHECK(body(f.post("/api/v1/policies", upload.dump()))[0]["changed"] == false);
+
+  // An invalid policy is refused with its file and line; nothing is stored.
+  Json broken = upload;
+  broken["policies"][0]["text"] = "name: db\nfiles:\n  - path: relative\n";
+  const auto refused = f.post("/api/v1/policies", broken.dump());
+  CHECK(refused.status == 400);
+  CHECK(errorOf(refused).find("/home/carol/policies/db.yaml:3") != std::string::npos);
+  CHECK(body(f.get("/api/v1/policies/db/history")).size() == 1);
+
+  // Shapes are checked and named.
+  CHECK(errorOf(f.post("/api/v1/policies", R"({"policies": []})")).find("policies") !=
+        std::string::npos);
+  CHECK(errorOf(f.post("/api/v1/policies",
+                       R"({"policies": [{"path": "/a", "text": "x", "mode": "y"}]})"))
+            .find("policies[0]") != std::string::npos);
+  CHECK(errorOf(f.post("/api/v1/policies", R"({"policies": [{"path": "/a"}]})"))
+            .find("policies[0].text") != std::string::npos);
+  CHECK(f.post("/api/v1/policies", upload.dump(), f.token).status == 403);
+
+  // Removal: a version of its own; a GET of .../remove still reads a policy of that name.
+  const auto removed =
+      f.post("/api/v1/policies/remove", R"({"names": ["db"], "message": "db hosts retired"})");
+  REQUIRE(removed.status == 200);
+  CHECK(body(removed) == Json::parse(R"([{"name": "db", "version": 2, "removed": true}])"));
+  CHECK(f.get("/api/v1/policies/db").status == 404);
+  CHECK(f.get("/api/v1/policies/remove").status == 404);
+  CHECK(f.post("/api/v1/policies/remove", R"({"names": ["nosuch"]})").status == 404);
+  CHECK(f.post("/api/v1/policies/remove", R"({"names": "db"})").status == 400);
+  CHECK(auditOf(*f.store, "policy_removed").size() == 1);
+}
+
+TEST_CASE("admin API: only a policy upload may have a large body") {
+  CHECK(AdminApi::bodyLimit("/api/v1/policies") >= kMaxPolicyUploadBytes);
+  CHECK(AdminApi::bodyLimit("/api/v1/policies?x=1") >= kMaxPolicyUploadBytes);
+  CHECK(AdminApi::bodyLimit("/api/v1/drift/accept") == kMaxAdminBodyBytes);
+  CHECK(AdminApi::bodyLimit("/api/v1/policies/remove") == kMaxAdminBodyBytes);
+}
+
+TEST_CASE("admin API: without credentials or with a read token, no action changes anything") {
+  ActionFleet f;
+  HttpRequest anonymous;
+  anonymous.method = "POST";
+  anonymous.target = "/api/v1/deliveries/" + std::to_string(f.dead) + "/retry";
+  anonymous.peer.address = "127.0.0.1:5555";
+  CHECK(f.api->handle(anonymous).status == 401);
+  CHECK(f.post(anonymous.target, "", f.token).status == 403);
+  // A query string on an action is refused, but the scope is checked (and audited) first.
+  CHECK(f.post(anonymous.target + "?by=x", "", f.token).status == 403);
+  CHECK(f.post(anonymous.target + "?by=x", "").status == 400);
+  CHECK(f.post("/api/v1/drift/waive",
+               R"({"host": "web1", "resource": "/etc/motd", "reason": "r", "for": "1d"})", f.token)
+            .status == 403);
+  auto deliveries = AlertStore(f.store->database()).deliveries("dead");
+  REQUIRE(deliveries.ok());
+  CHECK(deliveries->size() == 1);
+  CHECK(f.driftOf("web1", "file:/etc/motd").status == "open");
+  CHECK(auditOf(*f.store, "api_write_refused").size() == 3);
+  CHECK(auditOf(*f.store, "alert_delivery_retried").empty());
+}
+
+TEST_CASE("admin API: body errors name the field at fault") {
+  ActionFleet f;
+  const auto missingHost =
+      f.post("/api/v1/drift/accept", R"({"resource": "/etc/motd", "reason": "r"})");
+  CHECK(missingHost.status == 400);
+  CHECK(errorOf(missingHost).starts_with("host"));
+  // Checked in the body's order of names: "by" is fine, "reason" is not a string.
+  const auto nested =
+      f.post("/api/v1/drift/accept",
+             R"({"by": "carol", "host": "web1", "reason": ["r"], "resource": "/x"})");
+  CHECK(nested.status == 400);
+  CHECK(errorOf(nested).starts_with("reason"));
+  const auto unknown = f.post("/api/v1/drift/accept", R"({"by": "x", "zzz": {}})");
+  CHECK(errorOf(unknown).starts_with("zzz"));
+  const auto twice = f.post("/api/v1/drift/accept", R"({"host": "a", "reason": "r", "host": "b"})");
+  CHECK(errorOf(twice).starts_with("host"));
+  const auto longBy = f.post("/api/v1/alerts/" + std::to_string(f.firing) + "/ack",
+                             Json{{"by", std::string(129, 'b')}}.dump());
+  CHECK(longBy.status == 400);
+  CHECK(errorOf(longBy).starts_with("by"));
+  // A file path of PATH_MAX bytes fits.
+  const auto longPath = f.post(
+      "/api/v1/drift/accept",
+      Json{{"host", "web1"}, {"resource", "/" + std::string(4095, 'p')}, {"reason", "r"}}.dump());
+  CHECK(longPath.status == 404);
+}
+
+TEST_CASE("API tokens: a row stored before scopes existed reads and may not act") {
+  ActionFleet f;
+  // What the scope migration leaves of an older token: a row without a scope of its own.
+  auto insert = f.store->database().prepare(
+      "INSERT INTO api_tokens (hash, name, created_at) VALUES (?, 'legacy', 1700000000)");
+  REQUIRE(insert.ok());
+  const std::string legacy = "dwa_" + std::string(64, '1');
+  REQUIRE(insert->bind(1, tokenHash(legacy)).run().ok());
+  auto listed = ApiTokens(*f.store).list();
+  REQUIRE(listed.ok());
+  CHECK(listed->front().name == "alice");
+  bool found = false;
+  for (const auto& t : *listed) {
+    if (t.name != "legacy") continue;
+    found = true;
+    CHECK(t.scope == "read");
+  }
+  CHECK(found);
+  CHECK(f.get("/api/v1/alerts", "Bearer " + legacy).status == 200);
+  CHECK(f.post("/api/v1/alerts/" + std::to_string(f.firing) + "/ack", "", legacy).status == 403);
 }
