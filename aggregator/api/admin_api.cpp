@@ -59,7 +59,7 @@ bool isApiPath(std::string_view path) {
   return path == "/api" || path.starts_with("/api/");
 }
 
-// The POST endpoints: /api/v1/alerts/ID/ack, /api/v1/deliveries/ID/retry,
+// The POST endpoints: /api/v1/alerts/ID/ack, /api/v1/deliveries/ID/retry, /api/v1/hosts/ID/revoke,
 // /api/v1/drift/accept and /api/v1/drift/waive; /api/v1/policies and /api/v1/policies/remove
 // when posted to (a GET of them reads the policies, or the policy named "remove").
 bool isAction(const std::vector<std::string>& seg, std::string_view method) {
@@ -68,7 +68,9 @@ bool isAction(const std::vector<std::string>& seg, std::string_view method) {
     return method == "POST" && (seg.size() == 3 || (seg.size() == 4 && seg[3] == "remove"));
   if (seg.size() < 4) return false;
   if (seg.size() == 5)
-    return (seg[2] == "alerts" && seg[4] == "ack") || (seg[2] == "deliveries" && seg[4] == "retry");
+    return (seg[2] == "alerts" && seg[4] == "ack") ||
+           (seg[2] == "deliveries" && seg[4] == "retry") ||
+           (seg[2] == "hosts" && seg[4] == "revoke");
   return seg.size() == 4 && seg[2] == "drift" && (seg[3] == "accept" || seg[3] == "waive");
 }
 
@@ -306,6 +308,11 @@ HttpResponse AdminApi::act(const HttpRequest& request, const ApiTokenRecord& tok
   options.flagRules = options_.flagRules;
   LocalFleetActions actions(store_, audit_, std::move(options), nowMs_);
 
+  if (seg[2] == "hosts") {
+    auto body = RequestBody::parse(request.contentType, request.body, {"by"});
+    if (!body.ok()) return failed(body.error());
+    return answer(actions.revokeHost(seg[3], body->value("by", token.name)));
+  }
   if (seg[2] == "policies") {
     if (seg.size() == 3) {
       auto upload = parsePolicyUpload(request.contentType, request.body, token.name);

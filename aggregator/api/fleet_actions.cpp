@@ -199,4 +199,29 @@ Result<Json> LocalFleetActions::removePolicies(const PolicyRemoval& removal) {
   return out;
 }
 
+Result<Json> LocalFleetActions::revokeHost(const std::string& id, const std::string& by) {
+  if (auto s = checkRecordText(by, "by", 128, options_.names); !s.ok()) return s.error();
+  const auto find = [&]() -> Result<HostRecord> {
+    auto host = store_.host(id);
+    if (!host.ok()) return host.error();
+    if (!*host)
+      return makeError(ErrorCode::kNotFound,
+                       "no host " + displaySafe(id) + " (see `driftwatch-aggregator hosts list`)");
+    return std::move(**host);
+  };
+  if (auto h = find(); !h.ok()) return h.error();
+  auto tx = store_.begin();
+  if (!tx.ok()) return tx.error();
+  auto revoked = store_.revokeHost(id, nowMs_() / 1000);
+  if (!revoked.ok()) return revoked.error();
+  std::optional<AuditLog::Staged> line;
+  if (*revoked)
+    line = audit_.stage("host_revoked", id, options_.actor, "revoked by " + displaySafe(by));
+  if (auto s = tx->commit(); !s.ok()) return s.error();
+  if (line) audit_.write(*line);
+  auto host = find();
+  if (!host.ok()) return host.error();
+  return Json{{"changed", *revoked}, {"host", hostJson(*host)}};
+}
+
 }  // namespace driftwatch::aggregator

@@ -1,7 +1,7 @@
 #pragma once
 // What people do to the fleet from the admin commands and the admin API, as a role:
 // acknowledge an alert, send a dead delivery again, accept or waive a drift item, apply or
-// remove fleet policies. Each answers
+// remove fleet policies, revoke a host. Each answers
 // the changed thing's JSON view (aggregator/api/json_views.h), so the CLI prints the same
 // whether it acted on the local store or through a remote aggregator's API.
 // LocalFleetActions changes a fleet store, each action in one transaction with its audit
@@ -75,6 +75,8 @@ class FleetActions {
   // Answer [{name, version, changed}] and [{name, version, removed}], one per policy.
   virtual Result<Json> applyPolicies(const PolicyUpload& upload) = 0;
   virtual Result<Json> removePolicies(const PolicyRemoval& removal) = 0;
+  // Answers {"changed": false when it was revoked already, "host": the host as it is now}.
+  virtual Result<Json> revokeHost(const std::string& id, const std::string& by) = 0;
 };
 
 struct LocalActionOptions {
@@ -98,6 +100,7 @@ class LocalFleetActions : public FleetActions {
   Result<Json> waive(const DecisionRequest& request) override;
   Result<Json> applyPolicies(const PolicyUpload& upload) override;
   Result<Json> removePolicies(const PolicyRemoval& removal) override;
+  Result<Json> revokeHost(const std::string& id, const std::string& by) override;
 
  private:
   Result<Json> decide(const DecisionRequest& request, std::optional<int64_t> until);

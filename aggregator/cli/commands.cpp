@@ -223,19 +223,14 @@ int runHostsList(const CommonArgs& args) {
 }
 
 int runHostsRevoke(const HostArgs& args) {
-  auto config = loadConfig(args.common);
-  if (!config.ok()) return fail(config.error());
-  auto store = openExisting(*config);
-  if (!store.ok()) return fail(store.error());
-  if (auto host = findHost(*store, args.host); !host.ok()) return fail(host.error());
-  auto revoked = store->revokeHost(args.host, nowSeconds());
+  auto opened = openActions(args.common);
+  if (!opened.ok()) return fail(opened.error());
+  auto revoked = opened->actions->revokeHost(args.host, whoAmI());
   if (!revoked.ok()) return fail(revoked.error());
-  if (!*revoked) {
+  if (!revoked->value("changed", false)) {
     std::cout << "host " << args.host << " was revoked already\n";
     return kExitOk;
   }
-  auto audit = AuditLog::open(*store, config->auditLog);
-  if (audit.ok()) audit->record("host_revoked", args.host, "admin", "revoked by the admin");
   std::cout << "revoked host " << args.host
             << ": its reports are refused from now on; enroll it again to let it back\n";
   return kExitOk;

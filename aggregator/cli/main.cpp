@@ -93,6 +93,7 @@ int main(int argc, char** argv) {
   auto* revokeCmd =
       hostsCmd->add_subcommand("revoke", "Revoke a host: its agent is refused from now on");
   addCommon(*revokeCmd, revoke.common, false);
+  addRemote(*revokeCmd, revoke.common);
   revokeCmd->add_option("host", revoke.host, "Host id (see hosts list)")->required();
   HostArgs history;
   auto* historyCmd =

@@ -146,6 +146,9 @@ class RemoteAdminApi : public FleetReader, public FleetActions {
         "/api/v1/policies",
         Json{{"policies", std::move(policies)}, {"message", upload.message}, {"by", upload.by}});
   }
+  Result<Json> revokeHost(const std::string& id, const std::string& by) override {
+    return post("/api/v1/hosts/" + percentEncode(id) + "/revoke", Json{{"by", by}});
+  }
   Result<Json> removePolicies(const PolicyRemoval& removal) override {
     return post("/api/v1/policies/remove",
                 Json{{"names", removal.names}, {"message", removal.message}, {"by", removal.by}});

@@ -267,6 +267,16 @@ TEST_CASE("fleet: the admin API and the CLI's --server mode over real TLS") {
     REQUIRE(removed.exitCode == 0);
     CHECK(removed.out == "issue: removed (version 2)\n");
     CHECK(agg.adminJson({"policy", "list"}).size() == 1);
+
+    // Last: revoking the host from afar refuses its reports from then on.
+    const auto revoked = remote(agg, {"hosts", "revoke", host}, writer);
+    INFO("remote stderr: " << revoked.err);
+    REQUIRE(revoked.exitCode == 0);
+    CHECK(revoked.out.starts_with("revoked host " + host + ": "));
+    CHECK(!agg.adminJson({"hosts", "list"})[0]["revoked_at"].is_null());
+    CHECK(remote(agg, {"hosts", "revoke", host}, writer).out ==
+          "host " + host + " was revoked already\n");
+    CHECK(agg.audit("host_revoked").size() == 1);
   }
 
   SUBCASE("/metrics over TLS: hosts, open drift and ingest") {

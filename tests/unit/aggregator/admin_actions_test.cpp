@@ -494,3 +494,25 @@ TEST_CASE("API tokens: a row stored before scopes existed reads and may not act"
   CHECK(f.get("/api/v1/alerts", "Bearer " + legacy).status == 200);
   CHECK(f.post("/api/v1/alerts/" + std::to_string(f.firing) + "/ack", "", legacy).status == 403);
 }
+
+TEST_CASE("admin API: revoke a host, once") {
+  ActionFleet f;
+  const auto revoked = f.post("/api/v1/hosts/web1/revoke", R"({"by": "dave"})");
+  REQUIRE(revoked.status == 200);
+  CHECK(body(revoked)["changed"] == true);
+  CHECK(!body(revoked)["host"]["revoked_at"].is_null());
+  auto host = f.store->host("web1");
+  REQUIRE(host.ok());
+  CHECK((*host)->revokedAt.has_value());
+  const auto records = auditOf(*f.store, "host_revoked");
+  REQUIRE(records.size() == 1);
+  CHECK(records[0].detail == "revoked by dave");
+  CHECK(records[0].peer.find("API token ops") != std::string::npos);
+  const auto again = f.post("/api/v1/hosts/web1/revoke", "");
+  REQUIRE(again.status == 200);
+  CHECK(body(again)["changed"] == false);
+  CHECK(auditOf(*f.store, "host_revoked").size() == 1);
+  CHECK(f.post("/api/v1/hosts/nosuch/revoke", "").status == 404);
+  CHECK(f.post("/api/v1/hosts/web2/revoke", "", f.token).status == 403);
+  CHECK(f.get("/api/v1/hosts/web2/revoke", "Bearer " + f.writeToken).status == 405);
+}
