@@ -60,17 +60,20 @@ bool isApiPath(std::string_view path) {
 }
 
 // The POST endpoints: /api/v1/alerts/ID/ack, /api/v1/deliveries/ID/retry, /api/v1/hosts/ID/revoke,
-// /api/v1/drift/accept and /api/v1/drift/waive; /api/v1/policies and /api/v1/policies/remove
-// when posted to (a GET of them reads the policies, or the policy named "remove").
+// /api/v1/maintenance/ID/end, /api/v1/drift/accept and /api/v1/drift/waive; /api/v1/policies,
+// /api/v1/policies/remove and /api/v1/maintenance when posted to (a GET of them reads the
+// policies, the policy named "remove", the windows).
 bool isAction(const std::vector<std::string>& seg, std::string_view method) {
   if (seg.size() < 3 || seg[0] != "api" || seg[1] != "v1") return false;
   if (seg[2] == "policies")
     return method == "POST" && (seg.size() == 3 || (seg.size() == 4 && seg[3] == "remove"));
+  if (seg[2] == "maintenance" && seg.size() == 3) return method == "POST";
   if (seg.size() < 4) return false;
   if (seg.size() == 5)
     return (seg[2] == "alerts" && seg[4] == "ack") ||
            (seg[2] == "deliveries" && seg[4] == "retry") ||
-           (seg[2] == "hosts" && seg[4] == "revoke");
+           (seg[2] == "hosts" && seg[4] == "revoke") ||
+           (seg[2] == "maintenance" && seg[4] == "end");
   return seg.size() == 4 && seg[2] == "drift" && (seg[3] == "accept" || seg[3] == "waive");
 }
 
@@ -278,6 +281,15 @@ HttpResponse AdminApi::route(const HttpRequest& request, const ApiTokenRecord& t
     return answer(reader_.deliveries(q->get("status").value_or("dead")));
   }
 
+  if (collection == "maintenance" && n == 3) {
+    auto q = params({"all"});
+    if (!q.ok()) return failed(q.error());
+    const auto all = q->get("all").value_or("false");
+    if (all != "true" && all != "false")
+      return errorResponse(400, "all=" + escapeBytes(all) + ": must be true or false");
+    return answer(reader_.maintenance(all == "true"));
+  }
+
   if (collection == "audit" && n == 3) {
     auto q = params({"limit"});
     if (!q.ok()) return failed(q.error());
@@ -308,6 +320,26 @@ HttpResponse AdminApi::act(const HttpRequest& request, const ApiTokenRecord& tok
   options.flagRules = options_.flagRules;
   LocalFleetActions actions(store_, audit_, std::move(options), nowMs_);
 
+  if (seg[2] == "maintenance") {
+    if (seg.size() == 3) {
+      auto body = RequestBody::parse(request.contentType, request.body,
+                                     {"selector", "start", "end", "for", "reason", "by"});
+      if (!body.ok()) return failed(body.error());
+      if (!body->get("reason")) return errorResponse(400, "reason: required (a JSON string field)");
+      return answer(
+          actions.addMaintenance(MaintenanceRequest{.selector = body->value("selector"),
+                                                    .start = body->value("start"),
+                                                    .end = body->value("end"),
+                                                    .forDuration = body->value("for"),
+                                                    .reason = body->value("reason"),
+                                                    .by = body->value("by", token.name)}));
+    }
+    const auto id = idOf(seg[3]);
+    if (!id) return errorResponse(404, "a window id is a number (see GET /api/v1/maintenance)");
+    auto body = RequestBody::parse(request.contentType, request.body, {"by"});
+    if (!body.ok()) return failed(body.error());
+    return answer(actions.endMaintenance(*id, body->value("by", token.name)));
+  }
   if (seg[2] == "hosts") {
     auto body = RequestBody::parse(request.contentType, request.body, {"by"});
     if (!body.ok()) return failed(body.error());

@@ -1,11 +1,15 @@
 #include "aggregator/api/fleet_actions.h"
 
+#include <algorithm>
+
 #include "aggregator/alert/alert_queue.h"
 #include "aggregator/alert/alert_store.h"
 #include "aggregator/drift/drift_decisions.h"
+#include "aggregator/enroll/tokens.h"
 #include "common/base/escape.h"
 #include "common/base/time.h"
 #include "common/base/units.h"
+#include "common/model/labels.h"
 
 namespace driftwatch::aggregator {
 namespace {
@@ -57,6 +61,58 @@ Result<int64_t> waiverExpiry(const DecisionRequest& request, int64_t nowMs, Fiel
     return makeError(ErrorCode::kInvalidInput, "not a duration of at least 1s (like 12h, 30d)",
                      forName + " " + displaySafe(request.forDuration));
   return nowMs + d->count();
+}
+
+Result<MaintenanceWindow> maintenanceWindowOf(const MaintenanceRequest& request, int64_t nowMs,
+                                              FieldNames names) {
+  const auto timeOf = [&](std::string_view field, const std::string& text) -> Result<int64_t> {
+    if (const auto t = parseUtc(text)) return *t;
+    return makeError(ErrorCode::kInvalidInput,
+                     "not a UTC date (2026-12-31) or time (2026-12-31T22:00:00Z)",
+                     fieldName(field, names) + " " + displaySafe(text));
+  };
+  auto selector = parseLabels(request.selector, fieldName("selector", names));
+  if (!selector.ok()) return selector.error();
+  if (auto s = checkRecordText(request.reason, "reason", 1024, names); !s.ok()) return s.error();
+  if (auto s = checkRecordText(request.by, "by", 128, names); !s.ok()) return s.error();
+  MaintenanceWindow w;
+  w.selector = std::move(*selector);
+  w.startsAt = nowMs;
+  if (!request.start.empty()) {
+    auto start = timeOf("start", request.start);
+    if (!start.ok()) return start.error();
+    w.startsAt = *start;
+  }
+  const std::string end = fieldName("end", names);
+  const std::string forName = fieldName("for", names);
+  if (request.end.empty() == request.forDuration.empty())
+    return makeError(ErrorCode::kInvalidInput, "give exactly one end for the window: " + end +
+                                                   " TIME or " + forName + " DURATION (like 2h)");
+  if (!request.end.empty()) {
+    auto at = timeOf("end", request.end);
+    if (!at.ok()) return at.error();
+    w.endsAt = *at;
+    if (w.endsAt <= w.startsAt)
+      return makeError(ErrorCode::kInvalidInput,
+                       "must come after " + fieldName("start", names) + " (now, when not given)",
+                       end + " " + displaySafe(request.end));
+    if (w.endsAt <= nowMs)
+      return makeError(ErrorCode::kInvalidInput, "is in the past",
+                       end + " " + displaySafe(request.end));
+  } else {
+    const auto d = parseDuration(request.forDuration);
+    if (!d || d->count() < 1000)
+      return makeError(ErrorCode::kInvalidInput, "not a duration of at least 1s (like 30m, 2h)",
+                       forName + " " + displaySafe(request.forDuration));
+    w.endsAt = w.startsAt + d->count();
+    if (w.endsAt <= nowMs)
+      return makeError(ErrorCode::kInvalidInput, "the window would be over already",
+                       forName + " " + displaySafe(request.forDuration));
+  }
+  w.reason = displaySafe(request.reason);
+  w.createdBy = displaySafe(request.by);
+  w.createdAt = nowMs;
+  return w;
 }
 
 LocalFleetActions::LocalFleetActions(const FleetStore& store, AuditLog& audit,
@@ -222,6 +278,51 @@ Result<Json> LocalFleetActions::revokeHost(const std::string& id, const std::str
   auto host = find();
   if (!host.ok()) return host.error();
   return Json{{"changed", *revoked}, {"host", hostJson(*host)}};
+}
+
+Result<Json> LocalFleetActions::addMaintenance(const MaintenanceRequest& request) {
+  const int64_t now = nowMs_();
+  auto window = maintenanceWindowOf(request, now, options_.names);
+  if (!window.ok()) return window.error();
+  auto tx = store_.begin();
+  if (!tx.ok()) return tx.error();
+  auto added = MaintenanceWindows(store_).add(std::move(*window), now);
+  if (!added.ok()) return added.error();
+  const auto line = audit_.stage(
+      "maintenance_added", "", options_.actor,
+      "window " + std::to_string(added->id) + " for " + model::labelsText(added->selector) +
+          " from " + utcMsText(added->startsAt) + " to " + utcMsText(added->endsAt) + " by " +
+          added->createdBy + ": " + added->reason);
+  if (auto s = tx->commit(); !s.ok()) return s.error();
+  audit_.write(line);
+  return maintenanceJson(*added, now);
+}
+
+Result<Json> LocalFleetActions::endMaintenance(int64_t id, const std::string& by) {
+  if (auto s = checkRecordText(by, "by", 128, options_.names); !s.ok()) return s.error();
+  const int64_t now = nowMs_();
+  MaintenanceWindows windows(store_);
+  auto tx = store_.begin();
+  if (!tx.ok()) return tx.error();
+  // As it was, for the answer: an upcoming window is dropped, not shortened.
+  auto before = windows.list(now, false);
+  if (!before.ok()) return before.error();
+  std::optional<MaintenanceWindow> window;
+  for (auto& w : *before) {
+    if (w.id == id) window = std::move(w);
+  }
+  auto ended = windows.end(id, now);
+  if (!ended.ok()) return ended.error();
+  if (!*ended || !window)
+    return makeError(ErrorCode::kNotFound, "no current or upcoming maintenance window " +
+                                               std::to_string(id) +
+                                               " (see `driftwatch-aggregator maintenance list`)");
+  const auto line = audit_.stage("maintenance_ended", "", options_.actor,
+                                 "window " + std::to_string(id) + " by " + displaySafe(by));
+  if (auto s = tx->commit(); !s.ok()) return s.error();
+  audit_.write(line);
+  window->endsAt = std::max(window->startsAt, now);
+  return maintenanceJson(*window, now);
 }
 
 }  // namespace driftwatch::aggregator

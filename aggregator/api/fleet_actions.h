@@ -1,7 +1,7 @@
 #pragma once
 // What people do to the fleet from the admin commands and the admin API, as a role:
 // acknowledge an alert, send a dead delivery again, accept or waive a drift item, apply or
-// remove fleet policies, revoke a host. Each answers
+// remove fleet policies, revoke a host, declare or end a maintenance window. Each answers
 // the changed thing's JSON view (aggregator/api/json_views.h), so the CLI prints the same
 // whether it acted on the local store or through a remote aggregator's API.
 // LocalFleetActions changes a fleet store, each action in one transaction with its audit
@@ -24,6 +24,7 @@
 #include "aggregator/api/fleet_reader.h"
 #include "aggregator/api/json_views.h"
 #include "aggregator/audit/audit_log.h"
+#include "aggregator/maintenance/maintenance_windows.h"
 #include "aggregator/policy/policy_apply.h"
 #include "aggregator/store/fleet_store.h"
 #include "common/base/result.h"
@@ -56,6 +57,21 @@ struct PolicyRemoval {
   std::string by;
 };
 
+// maintenance add: times as given, read on the clock of whoever applies them.
+struct MaintenanceRequest {
+  std::string selector;     // KEY=VALUE,...; empty: every host
+  std::string start;        // a UTC date or time; empty: now
+  std::string end;          // a UTC date or time
+  std::string forDuration;  // or a duration from the start
+  std::string reason;
+  std::string by;
+};
+
+// The window `request` declares at `nowMs` (without an id); the error names the field as
+// `names` says.
+Result<MaintenanceWindow> maintenanceWindowOf(const MaintenanceRequest& request, int64_t nowMs,
+                                              FieldNames names);
+
 // The waiver's expiry (unix ms) from `until` or `forDuration` at `nowMs`; the error names the
 // field as `names` says ("--until" or "until").
 Result<int64_t> waiverExpiry(const DecisionRequest& request, int64_t nowMs, FieldNames names);
@@ -77,6 +93,10 @@ class FleetActions {
   virtual Result<Json> removePolicies(const PolicyRemoval& removal) = 0;
   // Answers {"changed": false when it was revoked already, "host": the host as it is now}.
   virtual Result<Json> revokeHost(const std::string& id, const std::string& by) = 0;
+  // Answer the window as declared, and as ended (its end now the time it ended; a window that
+  // had not started is dropped).
+  virtual Result<Json> addMaintenance(const MaintenanceRequest& request) = 0;
+  virtual Result<Json> endMaintenance(int64_t id, const std::string& by) = 0;
 };
 
 struct LocalActionOptions {
@@ -101,6 +121,8 @@ class LocalFleetActions : public FleetActions {
   Result<Json> applyPolicies(const PolicyUpload& upload) override;
   Result<Json> removePolicies(const PolicyRemoval& removal) override;
   Result<Json> revokeHost(const std::string& id, const std::string& by) override;
+  Result<Json> addMaintenance(const MaintenanceRequest& request) override;
+  Result<Json> endMaintenance(int64_t id, const std::string& by) override;
 
  private:
   Result<Json> decide(const DecisionRequest& request, std::optional<int64_t> until);

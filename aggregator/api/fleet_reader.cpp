@@ -281,4 +281,14 @@ Result<Json> LocalFleetReader::deliveries(const std::string& status) {
   return out;
 }
 
+Result<Json> LocalFleetReader::maintenance(bool all) {
+  const int64_t now = nowMs_();
+  auto windows = MaintenanceWindows(store_).list(now, all);
+  if (!windows.ok()) return windows.error();
+  Json out = Json::array();
+  for (const auto& w : *windows)
+    out.push_back(maintenanceJson(w, now));
+  return out;
+}
+
 }  // namespace driftwatch::aggregator

@@ -87,6 +87,8 @@ class FleetReader {
   virtual Result<Json> alert(int64_t id) = 0;
   // Oldest first.
   virtual Result<Json> deliveries(const std::string& status) = 0;
+  // Current and upcoming windows, or every one when `all`.
+  virtual Result<Json> maintenance(bool all) = 0;
 };
 
 class LocalFleetReader : public FleetReader {
@@ -107,6 +109,7 @@ class LocalFleetReader : public FleetReader {
   Result<Json> alerts(const AlertQuery& q) override;
   Result<Json> alert(int64_t id) override;
   Result<Json> deliveries(const std::string& status) override;
+  Result<Json> maintenance(bool all) override;
 
  private:
   Result<HostRecord> findHost(const std::string& id) const;

@@ -245,4 +245,15 @@ Json deliveryJson(const DeliveryRecord& d) {
               {"created_at", utcMsText(d.createdAt)}};
 }
 
+Json maintenanceJson(const MaintenanceWindow& w, int64_t nowMs) {
+  return Json{{"id", w.id},
+              {"selector", w.selector},
+              {"starts_at", utcMsText(w.startsAt)},
+              {"ends_at", utcMsText(w.endsAt)},
+              {"active", w.startsAt <= nowMs && nowMs < w.endsAt},
+              {"reason", w.reason},
+              {"created_by", w.createdBy},
+              {"created_at", utcMsText(w.createdAt)}};
+}
+
 }  // namespace driftwatch::aggregator

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "aggregator/alert/alert_store.h"
+#include "aggregator/maintenance/maintenance_windows.h"
 #include "aggregator/store/fleet_store.h"
 
 namespace driftwatch::aggregator {
@@ -50,6 +51,8 @@ Json policyDiffJson(std::string_view name, int64_t from, int64_t to, std::string
 Json auditJson(const AuditRecord& r);
 Json alertJson(const AlertRecord& a);
 Json deliveryJson(const DeliveryRecord& d);
+// `active` at `nowMs`.
+Json maintenanceJson(const MaintenanceWindow& w, int64_t nowMs);
 
 // The JSON text of a view as the CLI prints it and the API sends it: two-space indented, any
 // invalid UTF-8 a host sent replaced rather than failing the whole answer.

@@ -227,6 +227,7 @@ int main(int argc, char** argv) {
   auto* maintenanceAddCmd = maintenanceCmd->add_subcommand(
       "add", "Declare a window for the hosts with these labels; open drift alerts when it ends");
   addCommon(*maintenanceAddCmd, maintenanceAdd.common, true);
+  addRemote(*maintenanceAddCmd, maintenanceAdd.common);
   maintenanceAddCmd->add_option("--selector", maintenanceAdd.selector,
                                 "The hosts: KEY=VALUE,... (default: every host)");
   maintenanceAddCmd->add_option("--start", maintenanceAdd.start,
@@ -241,11 +242,13 @@ int main(int argc, char** argv) {
   auto* maintenanceListCmd =
       maintenanceCmd->add_subcommand("list", "List current and upcoming maintenance windows");
   addCommon(*maintenanceListCmd, maintenanceList.common, true);
+  addRemote(*maintenanceListCmd, maintenanceList.common);
   maintenanceListCmd->add_flag("--all", maintenanceList.all, "Past windows too");
   MaintenanceArgs maintenanceEnd;
   auto* maintenanceEndCmd = maintenanceCmd->add_subcommand(
       "end", "End a window now (an upcoming one is dropped); held alerts are sent");
   addCommon(*maintenanceEndCmd, maintenanceEnd.common, false);
+  addRemote(*maintenanceEndCmd, maintenanceEnd.common);
   maintenanceEndCmd->add_option("id", maintenanceEnd.id, "Window id (see maintenance list)")
       ->required();
   maintenanceEndCmd->add_option("--by", maintenanceEnd.by, "Who (default: the login user)");

@@ -146,6 +146,20 @@ class RemoteAdminApi : public FleetReader, public FleetActions {
         "/api/v1/policies",
         Json{{"policies", std::move(policies)}, {"message", upload.message}, {"by", upload.by}});
   }
+  Result<Json> maintenance(bool all) override {
+    return get(std::string("/api/v1/maintenance?all=") + (all ? "true" : "false"));
+  }
+  Result<Json> addMaintenance(const MaintenanceRequest& r) override {
+    Json body{{"selector", r.selector}, {"reason", r.reason}, {"by", r.by}};
+    // Times as given: "now" and a duration are read on the aggregator's clock.
+    if (!r.start.empty()) body["start"] = r.start;
+    if (!r.end.empty()) body["end"] = r.end;
+    if (!r.forDuration.empty()) body["for"] = r.forDuration;
+    return post("/api/v1/maintenance", body);
+  }
+  Result<Json> endMaintenance(int64_t id, const std::string& by) override {
+    return post("/api/v1/maintenance/" + std::to_string(id) + "/end", Json{{"by", by}});
+  }
   Result<Json> revokeHost(const std::string& id, const std::string& by) override {
     return post("/api/v1/hosts/" + percentEncode(id) + "/revoke", Json{{"by", by}});
   }

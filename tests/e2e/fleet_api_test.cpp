@@ -268,6 +268,24 @@ TEST_CASE("fleet: the admin API and the CLI's --server mode over real TLS") {
     CHECK(removed.out == "issue: removed (version 2)\n");
     CHECK(agg.adminJson({"policy", "list"}).size() == 1);
 
+    // A maintenance window from afar, listed the same in both modes, then ended.
+    const auto window = remote(agg,
+                               {"maintenance", "add", "--selector", "role=web", "--for", "2h",
+                                "--reason", "kernel upgrade", "--format", "json"},
+                               writer);
+    INFO("remote stderr: " << window.err);
+    REQUIRE(window.exitCode == 0);
+    const std::string windowId = json::parse(window.out)["id"].dump();
+    for (const auto* format : {"json", "text"}) {
+      CHECK(remote(agg, {"maintenance", "list", "--format", format}, reader).out ==
+            agg.admin({"maintenance", "list", "--format", format}).out);
+    }
+    const std::vector<std::string> badWindow = {"maintenance", "add", "--reason", "x"};
+    CHECK(remote(agg, badWindow, writer).err == agg.admin(badWindow).err);
+    CHECK(remote(agg, {"maintenance", "end", windowId}, writer).out ==
+          "maintenance window " + windowId + " ended\n");
+    CHECK(agg.adminJson({"maintenance", "list"}).empty());
+
     // Last: revoking the host from afar refuses its reports from then on.
     const auto revoked = remote(agg, {"hosts", "revoke", host}, writer);
     INFO("remote stderr: " << revoked.err);

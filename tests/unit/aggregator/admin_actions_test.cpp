@@ -516,3 +516,42 @@ TEST_CASE("admin API: revoke a host, once") {
   CHECK(f.post("/api/v1/hosts/web2/revoke", "", f.token).status == 403);
   CHECK(f.get("/api/v1/hosts/web2/revoke", "Bearer " + f.writeToken).status == 405);
 }
+
+TEST_CASE("admin API: maintenance windows declared, listed and ended") {
+  ActionFleet f;
+  CHECK(body(f.get("/api/v1/maintenance")).empty());
+  const auto added = f.post("/api/v1/maintenance",
+                            R"({"selector": "role=web", "for": "2h", "reason": "kernel upgrade"})");
+  REQUIRE(added.status == 200);
+  const Json window = body(added);
+  CHECK(window["selector"] == Json{{"role", "web"}});
+  CHECK(window["active"] == true);
+  CHECK(window["created_by"] == "ops");
+  CHECK(window["ends_at"] == utcMsText(kNowMs + 2 * 3'600'000));
+  CHECK(auditOf(*f.store, "maintenance_added")[0].peer.find("API token ops") != std::string::npos);
+  const Json listed = body(f.get("/api/v1/maintenance"));
+  REQUIRE(listed.size() == 1);
+  CHECK(listed[0] == window);
+
+  // Errors name the body's fields.
+  const auto noEnd = f.post("/api/v1/maintenance", R"({"reason": "r"})");
+  CHECK(noEnd.status == 400);
+  CHECK(errorOf(noEnd).find("end TIME or for DURATION") != std::string::npos);
+  const auto badSelector =
+      f.post("/api/v1/maintenance", R"({"selector": "role", "for": "1h", "reason": "r"})");
+  CHECK(errorOf(badSelector).starts_with("selector"));
+  const auto past = f.post("/api/v1/maintenance", R"({"end": "2020-01-01", "reason": "r"})");
+  CHECK(errorOf(past).find("end 2020-01-01") != std::string::npos);
+  CHECK(f.post("/api/v1/maintenance", R"({"for": "1h"})").status == 400);
+  CHECK(f.post("/api/v1/maintenance", R"({"for": "1h", "reason": "r"})", f.token).status == 403);
+  CHECK(f.get("/api/v1/maintenance?all=maybe").status == 400);
+
+  const std::string end = "/api/v1/maintenance/" + window["id"].dump() + "/end";
+  const auto ended = f.post(end, "");
+  REQUIRE(ended.status == 200);
+  CHECK(body(ended)["ends_at"] == utcMsText(kNowMs));
+  CHECK(body(f.get("/api/v1/maintenance")).empty());
+  CHECK(body(f.get("/api/v1/maintenance?all=true")).size() == 1);
+  CHECK(f.post(end, "").status == 404);
+  CHECK(f.get(end, "Bearer " + f.writeToken).status == 405);
+}
