@@ -16,6 +16,7 @@ constexpr std::string_view kScript = R"js(
 const SILENT_MS = 15 * 60 * 1000;
 const $ = (id) => document.getElementById(id);
 let hosts = [];
+let shownHost = null;  // the host whose details are open, refreshed with the rest
 
 function el(tag, text, cls) {
   const e = document.createElement(tag);
@@ -60,7 +61,8 @@ function hostStatus(h) {
 
 function skew(ms) {
   if (ms === null || ms === undefined) return '-';
-  return (ms < 0 ? '-' : '+') + (Math.abs(ms) / 1000).toFixed(1) + 's';
+  const seconds = (Math.abs(ms) / 1000).toFixed(1);
+  return (seconds === '0.0' ? '' : ms < 0 ? '-' : '+') + seconds + 's';
 }
 
 function attributes(d) {
@@ -97,7 +99,7 @@ function decide(d, verb) {
     post.for = duration;
   }
   act(verb === 'Accept' ? '/api/v1/drift/accept' : '/api/v1/drift/waive', post,
-    verb + 'd ' + d.resource + ' on ' + d.host);
+    (verb === 'Accept' ? 'Accepted ' : 'Waived ') + d.resource + ' on ' + d.host);
 }
 
 function driftRows(items, withHost) {
@@ -159,10 +161,10 @@ async function loadFleet() {
         tr.appendChild(el('td', status, 'status-' + status.replace(' ', '-')));
         [h.last_report || 'never', skew(h.clock_skew_ms), counts[h.id] || 0]
           .forEach((v) => tr.appendChild(el('td', v)));
-        tr.addEventListener('click', () => showHost(h.id));
+        tr.addEventListener('click', () => showHost(h.id, true));
         return tr;
       }));
-    await Promise.all([loadAlerts(), loadDrift()]);
+    await Promise.all([loadAlerts(), loadDrift(), shownHost ? showHost(shownHost, false) : null]);
   } catch (e) { $('error').textContent = e.message; }
 }
 
@@ -177,7 +179,8 @@ async function loadDrift() {
   } catch (e) { $('error').textContent = e.message; }
 }
 
-async function showHost(id) {
+async function showHost(id, scroll) {
+  shownHost = id;
   try {
     const [items, gaps] = await Promise.all([
       api('/api/v1/drift', {host: id, status: 'all'}),
@@ -192,12 +195,25 @@ async function showHost(id) {
       return tr;
     }));
     $('host').hidden = false;
-    $('host').scrollIntoView();
+    if (scroll) $('host').scrollIntoView();
   } catch (e) { $('error').textContent = e.message; }
+}
+
+// Nothing read with one token stays in the page for the next: hidden is not gone, and the
+// fleet section shows again at the next sign-in, before that token's answers arrive.
+function clearFleet() {
+  ['hosts', 'alerts', 'drift', 'host-drift', 'host-gaps'].forEach((id) => $(id).replaceChildren());
+  ['alert-count', 'drift-count', 'host-title', 'notice', 'error'].forEach((id) => { $(id).textContent = ''; });
+  $('f-host').replaceChildren(el('option', 'any host'));
+  $('f-host').firstChild.value = '';
+  $('host').hidden = true;
+  hosts = [];
+  shownHost = null;
 }
 
 function signOut(message) {
   sessionStorage.removeItem('driftwatch-token');
+  clearFleet();
   $('fleet').hidden = true;
   $('login').hidden = false;
   $('login-error').textContent = message || '';
