@@ -28,7 +28,8 @@ HttpResponse json(int status, const Json& body, HttpHeaders extra = {}) {
 }
 
 HttpResponse errorResponse(int status, std::string_view message, HttpHeaders extra = {}) {
-  return json(status, Json{{"error", displaySafe(message)}}, std::move(extra));
+  // Line breaks stay: an apply refused for several problems lists one per line.
+  return json(status, Json{{"error", safeLines(message)}}, std::move(extra));
 }
 
 int statusOf(const Error& e) {
@@ -100,11 +101,8 @@ AdminApi::AdminApi(FleetStore& store, AuditLog& audit, const Metrics& metrics,
       reader_(store, options.flagRules, nowMs),
       nowMs_(nowMs ? std::move(nowMs) : LocalFleetReader::Clock(systemNowMs)) {}
 
-size_t AdminApi::bodyLimit(std::string_view target) {
-  const std::string_view path = target.substr(0, target.find('?'));
-  // The JSON escaping of a policy checkout's bytes, with room for the field names.
-  if (path == "/api/v1/policies") return 2 * kMaxPolicyUploadBytes;
-  return kMaxAdminBodyBytes;
+bool AdminApi::takesUpload(std::string_view method, std::string_view target) {
+  return method == "POST" && target.substr(0, target.find('?')) == "/api/v1/policies";
 }
 
 bool AdminApi::serves(std::string_view target) {

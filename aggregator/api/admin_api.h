@@ -33,8 +33,10 @@
 namespace driftwatch::aggregator {
 
 // The largest request body the admin endpoints accept: a few short fields (request_body.h);
-// a policy upload (POST /api/v1/policies) may carry a whole checkout, see bodyLimit().
+// a policy upload (POST /api/v1/policies, takesUpload()) with a write token may carry a whole
+// checkout: each text up to kMaxPolicyUploadBytes, JSON-escaped.
 inline constexpr size_t kMaxAdminBodyBytes = 16 * 1024;
+inline constexpr size_t kMaxAdminUploadBytes = 32u << 20;
 
 struct AdminApiOptions {
   DriftFlagRules flagRules;                                         // creep_after, ...
@@ -48,8 +50,8 @@ class AdminApi {
 
   // Whether `target` is one of this API's (the rest belongs to the agents' endpoints).
   static bool serves(std::string_view target);
-  // The largest body a request to `target` may have.
-  static size_t bodyLimit(std::string_view target);
+  // Whether a request is a policy upload, which may have a large body.
+  static bool takesUpload(std::string_view method, std::string_view target);
   HttpResponse handle(const HttpRequest& request);
 
  private:

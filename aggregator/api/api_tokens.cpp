@@ -131,6 +131,23 @@ Result<bool> ApiTokens::revoke(std::string_view name) const {
   return store_.database().changes() > 0;
 }
 
+Result<std::optional<ApiTokenRecord>> ApiTokens::find(std::string_view authorization,
+                                                      int64_t nowSeconds) const {
+  const std::string_view token = bearerToken(authorization);
+  if (token.empty()) return std::optional<ApiTokenRecord>();
+  auto stmt = store_.database().prepare(
+      "SELECT name, created_at, expires_at, last_used_at, scope FROM api_tokens WHERE hash = ?");
+  if (!stmt.ok()) return stmt.error();
+  stmt->bind(1, tokenHash(token));
+  if (!stmt->step()) {
+    if (!stmt->status().ok()) return stmt->status().error();
+    return std::optional<ApiTokenRecord>();
+  }
+  ApiTokenRecord record = readRecord(*stmt);
+  if (record.expiresAt && nowSeconds >= *record.expiresAt) return std::optional<ApiTokenRecord>();
+  return std::optional<ApiTokenRecord>(std::move(record));
+}
+
 Result<std::variant<ApiTokenRecord, ApiAuthFailure>> ApiTokens::authenticate(
     std::string_view authorization, int64_t nowSeconds) const {
   using Outcome = std::variant<ApiTokenRecord, ApiAuthFailure>;

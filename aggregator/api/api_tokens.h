@@ -56,6 +56,9 @@ class ApiTokens {
   // last use is recorded), else why not. A store failure is an error.
   Result<std::variant<ApiTokenRecord, ApiAuthFailure>> authenticate(std::string_view authorization,
                                                                     int64_t nowSeconds) const;
+  // The record of a known, unexpired token in `authorization`, without recording a use.
+  Result<std::optional<ApiTokenRecord>> find(std::string_view authorization,
+                                             int64_t nowSeconds) const;
 
  private:
   const FleetStore& store_;

@@ -81,6 +81,9 @@ Result<MaintenanceWindow> maintenanceWindowOf(const MaintenanceRequest& request,
   if (!request.start.empty()) {
     auto start = timeOf("start", request.start);
     if (!start.ok()) return start.error();
+    if (*start <= 0)
+      return makeError(ErrorCode::kInvalidInput, "must be after 1970",
+                       fieldName("start", names) + " " + displaySafe(request.start));
     w.startsAt = *start;
   }
   const std::string end = fieldName("end", names);
@@ -148,8 +151,9 @@ Result<Json> LocalFleetActions::acknowledge(int64_t alertId, const std::string& 
   }
   const auto line =
       audit_.stage("alert_acknowledged", (*a)->host, options_.actor, "alert " + id + " by " + who);
+  if (!line.ok()) return line.error();
   if (auto s = tx->commit(); !s.ok()) return s.error();
-  audit_.write(line);
+  audit_.write(*line);
   return alertJson(**a);
 }
 
@@ -171,8 +175,9 @@ Result<Json> LocalFleetActions::retryDelivery(int64_t deliveryId, const std::str
                                                ", not dead: only dead ones are retried");
   const auto line = audit_.stage("alert_delivery_retried", (*d)->host, options_.actor,
                                  "delivery " + id + " by " + displaySafe(by));
+  if (!line.ok()) return line.error();
   if (auto s = tx->commit(); !s.ok()) return s.error();
-  audit_.write(line);
+  audit_.write(*line);
   return deliveryJson(**d);
 }
 
@@ -217,8 +222,9 @@ Result<Json> LocalFleetActions::decide(const DecisionRequest& request,
   if (until) detail += " until " + utcMsText(*until);
   const auto line = audit_.stage(until ? "drift_waived" : "drift_accepted", decision.host,
                                  options_.actor, detail + ": " + decision.reason);
+  if (!line.ok()) return line.error();
   if (auto s = tx->commit(); !s.ok()) return s.error();
-  audit_.write(line);
+  audit_.write(*line);
   return driftJson(*decided, driftFlags(*decided, options_.flagRules, decision.at));
 }
 
@@ -229,7 +235,7 @@ Result<Json> LocalFleetActions::applyPolicies(const PolicyUpload& upload) {
   AlertQueue alerts(store_, options_.alertSettle);
   const ApplyRequest request{.policies = upload.policies,
                              .appliedBy = displaySafe(upload.by),
-                             .message = displaySafe(upload.message),
+                             .message = upload.message,
                              .now = nowMs_() / 1000,
                              .driftListener = &alerts,
                              .actor = options_.actor};
@@ -245,9 +251,9 @@ Result<Json> LocalFleetActions::removePolicies(const PolicyRemoval& removal) {
   if (auto s = checkRecordText(removal.by, "by", 128, options_.names); !s.ok()) return s.error();
   // The drift a removed policy found resolves, and so do its alerts, in the same transaction.
   AlertQueue alerts(store_, options_.alertSettle);
-  auto outcome = aggregator::removePolicies(store_, audit_, removal.names, displaySafe(removal.by),
-                                            displaySafe(removal.message), nowMs_() / 1000, &alerts,
-                                            options_.actor);
+  auto outcome =
+      aggregator::removePolicies(store_, audit_, removal.names, displaySafe(removal.by),
+                                 removal.message, nowMs_() / 1000, &alerts, options_.actor);
   if (!outcome.ok()) return outcome.error();
   Json out = Json::array();
   for (const auto& o : *outcome)
@@ -271,8 +277,11 @@ Result<Json> LocalFleetActions::revokeHost(const std::string& id, const std::str
   auto revoked = store_.revokeHost(id, nowMs_() / 1000);
   if (!revoked.ok()) return revoked.error();
   std::optional<AuditLog::Staged> line;
-  if (*revoked)
-    line = audit_.stage("host_revoked", id, options_.actor, "revoked by " + displaySafe(by));
+  if (*revoked) {
+    auto staged = audit_.stage("host_revoked", id, options_.actor, "revoked by " + displaySafe(by));
+    if (!staged.ok()) return staged.error();
+    line = std::move(*staged);
+  }
   if (auto s = tx->commit(); !s.ok()) return s.error();
   if (line) audit_.write(*line);
   auto host = find();
@@ -293,8 +302,9 @@ Result<Json> LocalFleetActions::addMaintenance(const MaintenanceRequest& request
       "window " + std::to_string(added->id) + " for " + model::labelsText(added->selector) +
           " from " + utcMsText(added->startsAt) + " to " + utcMsText(added->endsAt) + " by " +
           added->createdBy + ": " + added->reason);
+  if (!line.ok()) return line.error();
   if (auto s = tx->commit(); !s.ok()) return s.error();
-  audit_.write(line);
+  audit_.write(*line);
   return maintenanceJson(*added, now);
 }
 
@@ -319,8 +329,9 @@ Result<Json> LocalFleetActions::endMaintenance(int64_t id, const std::string& by
                                                " (see `driftwatch-aggregator maintenance list`)");
   const auto line = audit_.stage("maintenance_ended", "", options_.actor,
                                  "window " + std::to_string(id) + " by " + displaySafe(by));
+  if (!line.ok()) return line.error();
   if (auto s = tx->commit(); !s.ok()) return s.error();
-  audit_.write(line);
+  audit_.write(*line);
   window->endsAt = std::max(window->startsAt, now);
   return maintenanceJson(*window, now);
 }

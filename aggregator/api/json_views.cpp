@@ -63,6 +63,7 @@ Json hostJson(const HostRecord& h) {
               {"snapshot_in_progress", h.snapshotNext.has_value()},
               {"revoked_at", h.revokedAt ? Json(utcText(*h.revokedAt)) : Json(nullptr)},
               {"clock_skew_ms", h.clockSkewMs ? Json(*h.clockSkewMs) : Json(nullptr)},
+              {"rules_revision", h.rulesRevision},
               {"cert_fingerprint", h.certFingerprint}};
 }
 
@@ -251,6 +252,9 @@ Json maintenanceJson(const MaintenanceWindow& w, int64_t nowMs) {
               {"starts_at", utcMsText(w.startsAt)},
               {"ends_at", utcMsText(w.endsAt)},
               {"active", w.startsAt <= nowMs && nowMs < w.endsAt},
+              {"state", nowMs < w.startsAt ? "upcoming"
+                        : nowMs < w.endsAt ? "active"
+                                           : "over"},
               {"reason", w.reason},
               {"created_by", w.createdBy},
               {"created_at", utcMsText(w.createdAt)}};

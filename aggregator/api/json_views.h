@@ -51,7 +51,7 @@ Json policyDiffJson(std::string_view name, int64_t from, int64_t to, std::string
 Json auditJson(const AuditRecord& r);
 Json alertJson(const AlertRecord& a);
 Json deliveryJson(const DeliveryRecord& d);
-// `active` at `nowMs`.
+// `active` and `state` (upcoming, active, over) at `nowMs`.
 Json maintenanceJson(const MaintenanceWindow& w, int64_t nowMs);
 
 // The JSON text of a view as the CLI prints it and the API sends it: two-space indented, any

@@ -32,13 +32,72 @@ namespace {
 
 using nlohmann::json;
 
-// The body as JSON when it is JSON of the right type with no object repeating a key (the
-// parser would keep the last one silently); the error says what is wrong.
-Result<json> parseJson(std::string_view contentType, std::string_view body) {
+// Before any tree is built: how deep a body nests and how many values it holds, so that a
+// small body cannot become a huge tree (a value costs tens of bytes in memory, "[]" two on the
+// wire).
+class ShapeCheck : public nlohmann::json_sax<json> {
+ public:
+  ShapeCheck(size_t maxDepth, size_t maxValues) : maxDepth_(maxDepth), maxValues_(maxValues) {}
+  bool exceeded() const { return exceeded_; }
+
+  bool null() override { return value(); }
+  bool boolean(bool) override { return value(); }
+  bool number_integer(number_integer_t) override { return value(); }
+  bool number_unsigned(number_unsigned_t) override { return value(); }
+  bool number_float(number_float_t, const string_t&) override { return value(); }
+  bool string(string_t&) override { return value(); }
+  bool binary(binary_t&) override { return value(); }
+  bool start_object(std::size_t) override { return open(); }
+  bool key(string_t&) override { return true; }
+  bool end_object() override { return close(); }
+  bool start_array(std::size_t) override { return open(); }
+  bool end_array() override { return close(); }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
+    return false;
+  }
+
+ private:
+  bool value() {
+    if (++values_ <= maxValues_) return true;
+    exceeded_ = true;
+    return false;
+  }
+  bool open() {
+    if (++depth_ > maxDepth_) {
+      exceeded_ = true;
+      return false;
+    }
+    return value();
+  }
+  bool close() {
+    --depth_;
+    return true;
+  }
+
+  const size_t maxDepth_;
+  const size_t maxValues_;
+  size_t depth_ = 0;
+  size_t values_ = 0;
+  bool exceeded_ = false;
+};
+
+// The body as JSON when it is JSON of the right type and shape (at most `maxDepth` levels and
+// `maxValues` values), with no object repeating a key (the parser would keep the last one
+// silently); the error says what is wrong.
+Result<json> parseJson(std::string_view contentType, std::string_view body, size_t maxDepth,
+                       size_t maxValues) {
   if (!isJsonType(contentType))
     return makeError(ErrorCode::kInvalidInput,
                      "send the request body as Content-Type: application/json",
                      "Content-Type " + escapeBytes(contentType.substr(0, 100)));
+  ShapeCheck shape(maxDepth, maxValues);
+  if (!json::sax_parse(body, &shape)) {
+    if (shape.exceeded())
+      return makeError(ErrorCode::kInvalidInput,
+                       "the request body nests deeper or holds more values than this endpoint "
+                       "takes (see docs/aggregator.md, \"Admin API\")");
+    return makeError(ErrorCode::kInvalidInput, "the request body is not valid JSON");
+  }
   std::vector<std::set<std::string>> keys;
   std::optional<std::string> repeated;
   const json::parser_callback_t check = [&](int, json::parse_event_t event, json& parsed) {
@@ -93,13 +152,23 @@ Result<std::string> stringField(const json& object, const char* name, size_t max
   return text;
 }
 
+// "", or what gitCommitOf() records: a SHA-1 or SHA-256 commit id, with "+dirty".
+bool isGitCommit(std::string_view text) {
+  if (text.empty()) return true;
+  if (text.ends_with("+dirty")) text.remove_suffix(6);
+  if (text.size() != 40 && text.size() != 64) return false;
+  return std::all_of(text.begin(), text.end(),
+                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
 }  // namespace
 
 Result<RequestBody> RequestBody::parse(std::string_view contentType, std::string_view body,
                                        std::initializer_list<std::string_view> allowed) {
   RequestBody out;
   if (body.empty()) return out;
-  auto parsed = parseJson(contentType, body);
+  // An object of strings; one level more so that a nested value is named as the field at fault.
+  auto parsed = parseJson(contentType, body, 2, 8 + 4 * allowed.size());
   if (!parsed.ok()) return parsed.error();
   if (auto s = onlyKnown(*parsed, allowed, "this endpoint"); !s.ok()) return s.error();
   for (const auto& item : parsed->items()) {
@@ -113,7 +182,8 @@ Result<RequestBody> RequestBody::parse(std::string_view contentType, std::string
 
 Result<PolicyUpload> parsePolicyUpload(std::string_view contentType, std::string_view body,
                                        std::string_view defaultBy) {
-  auto parsed = parseJson(contentType, body);
+  // {"policies": [{5 strings}, ...], 2 strings}: three levels.
+  auto parsed = parseJson(contentType, body, 3, 8 + 8 * kMaxUploadedPolicies);
   if (!parsed.ok()) return parsed.error();
   if (auto s = onlyKnown(*parsed, {"policies", "message", "by"}, "this endpoint"); !s.ok())
     return s.error();
@@ -141,14 +211,20 @@ Result<PolicyUpload> parsePolicyUpload(std::string_view contentType, std::string
     PolicySource source;
     auto path = stringField(p, "path", 4096, at + ".path", true);
     if (!path.ok()) return path.error();
-    if (path->empty())
-      return makeError(ErrorCode::kInvalidInput, "must not be empty", at + ".path");
+    // Shown in `policy list` and history: no control or bidirectional-override characters.
+    if (path->empty() || !isDisplaySafe(*path))
+      return makeError(ErrorCode::kInvalidInput,
+                       "must be a path that is safe to show (no control characters)", at + ".path");
     source.path = std::move(*path);
     auto text = stringField(p, "text", kMaxPolicyUploadBytes, at + ".text", true);
     if (!text.ok()) return text.error();
     source.text = std::move(*text);
     auto baselinePath = stringField(p, "baseline_path", 4096, at + ".baseline_path", false);
     if (!baselinePath.ok()) return baselinePath.error();
+    if (!isDisplaySafe(*baselinePath))
+      return makeError(ErrorCode::kInvalidInput,
+                       "must be a path that is safe to show (no control characters)",
+                       at + ".baseline_path");
     source.baselinePath = std::move(*baselinePath);
     if (const auto b = p.find("baseline"); b != p.end() && !b->is_null()) {
       auto baseline = stringField(p, "baseline", kMaxPolicyUploadBytes, at + ".baseline", true);
@@ -157,6 +233,10 @@ Result<PolicyUpload> parsePolicyUpload(std::string_view contentType, std::string
     }
     auto commit = stringField(p, "git_commit", 128, at + ".git_commit", false);
     if (!commit.ok()) return commit.error();
+    if (!isGitCommit(*commit))
+      return makeError(ErrorCode::kInvalidInput,
+                       "must be a commit id (40 or 64 hex digits, optionally +dirty) or empty",
+                       at + ".git_commit");
     source.gitCommit = std::move(*commit);
     out.policies.push_back(std::move(source));
   }
@@ -165,7 +245,7 @@ Result<PolicyUpload> parsePolicyUpload(std::string_view contentType, std::string
 
 Result<PolicyRemoval> parsePolicyRemoval(std::string_view contentType, std::string_view body,
                                          std::string_view defaultBy) {
-  auto parsed = parseJson(contentType, body);
+  auto parsed = parseJson(contentType, body, 2, 8 + 2 * kMaxUploadedPolicies);
   if (!parsed.ok()) return parsed.error();
   if (auto s = onlyKnown(*parsed, {"names", "message", "by"}, "this endpoint"); !s.ok())
     return s.error();

@@ -37,32 +37,42 @@ Result<AuditLog> AuditLog::open(FleetStore& store, const std::string& path) {
 
 void AuditLog::record(std::string_view event, std::string_view host, std::string_view peer,
                       std::string_view detail) {
-  write(stage(event, host, peer, detail));
+  auto line = stage(event, host, peer, detail);
+  if (!line.ok()) {
+    // An event of its own (a refusal, an enrollment already committed): say so, and keep the
+    // line in the file at least.
+    std::fprintf(stderr, "driftwatch-aggregator: cannot write the audit trail: %s\n",
+                 line.error().describe().c_str());
+    write(Staged{lastLine_});
+    return;
+  }
+  write(*line);
 }
 
-AuditLog::Staged AuditLog::stage(std::string_view event, std::string_view host,
-                                 std::string_view peer, std::string_view detail) {
+Result<AuditLog::Staged> AuditLog::stage(std::string_view event, std::string_view host,
+                                         std::string_view peer, std::string_view detail) {
   const int64_t at = nowMs();
   std::string fullDetail = displaySafe(detail);
   if (suppressed_ > 0) {
     fullDetail +=
         " (" + std::to_string(suppressed_) + " earlier refusals were not recorded: rate limit)";
-    suppressed_ = 0;
+  }
+  lastLine_.clear();
+  if (file_.valid() || echo_) {
+    const nlohmann::ordered_json line = {
+        {"time", formatUtc(std::chrono::system_clock::time_point(std::chrono::milliseconds(at)))},
+        {"event", event},
+        {"host", host},
+        {"peer", peer},
+        {"detail", fullDetail}};
+    lastLine_ = line.dump() + "\n";
   }
   if (auto s = store_->addAudit(
           {at, std::string(event), std::string(host), std::string(peer), fullDetail});
-      !s.ok()) {
-    std::fprintf(stderr, "driftwatch-aggregator: cannot write the audit trail: %s\n",
-                 s.error().describe().c_str());
-  }
-  if (!file_.valid() && !echo_) return {};
-  const nlohmann::ordered_json line = {
-      {"time", formatUtc(std::chrono::system_clock::time_point(std::chrono::milliseconds(at)))},
-      {"event", event},
-      {"host", host},
-      {"peer", peer},
-      {"detail", fullDetail}};
-  return {line.dump() + "\n"};
+      !s.ok())
+    return s.error();
+  suppressed_ = 0;
+  return Staged{lastLine_};
 }
 
 void AuditLog::write(const Staged& staged) {

@@ -30,8 +30,10 @@ class AuditLog {
   struct Staged {
     std::string line;  // empty: nothing to write
   };
-  Staged stage(std::string_view event, std::string_view host, std::string_view peer,
-               std::string_view detail);
+  // The error (the row could not be added) must abort the transaction: a change is never
+  // committed without its record.
+  Result<Staged> stage(std::string_view event, std::string_view host, std::string_view peer,
+                       std::string_view detail);
   void write(const Staged& staged);
   // Also print each record on stderr (the serving aggregator's journal).
   void setEcho(bool echo) { echo_ = echo; }
@@ -52,6 +54,7 @@ class AuditLog {
   std::chrono::steady_clock::time_point refilled_ = std::chrono::steady_clock::now();
   int64_t suppressed_ = 0;
   bool echo_ = false;
+  std::string lastLine_;  // the line of the last stage(), for record() when its row failed
 };
 
 }  // namespace driftwatch::aggregator

@@ -72,7 +72,9 @@ int runServe(const ServeArgs& args) {
   ReportProcessor reports(*store, *audit, &alertQueue, [&] {
     if (alertQueue.takeChanged()) (*alertWorker)->wake();
   });
-  RulesService rules(*store, *audit, std::move(rulesKey).value());
+  RulesService rules(*store, *audit, std::move(rulesKey).value(), &alertQueue, [&] {
+    if (alertQueue.takeChanged()) (*alertWorker)->wake();
+  });
   auto gate = ReportGate::open(config->dataDir);
   if (!gate.ok()) return fail(gate.error());
   const Metrics metrics = fleetMetrics(*store, config->alerts.hostSilentAfter.count());

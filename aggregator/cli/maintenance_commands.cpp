@@ -54,15 +54,11 @@ int runMaintenanceList(const MaintenanceArgs& args) {
   }
   std::vector<std::vector<std::string>> rows = {
       {"ID", "HOSTS", "STARTS", "ENDS", "STATE", "BY", "REASON"}};
-  const std::string now = utcMs(nowMs());
   for (const auto& w : *windows) {
-    // UTC times in one format compare as text.
-    const std::string starts = textOf(w, "starts_at");
-    const std::string state =
-        w.value("active", false) ? "active" : (now < starts ? "upcoming" : "over");
+    // The state as the aggregator's clock sees it.
     rows.push_back({w.value("id", Json(0)).dump(), model::labelsText(labelsOf(w, "selector")),
-                    starts, textOf(w, "ends_at"), state, displaySafe(textOf(w, "created_by")),
-                    displaySafe(textOf(w, "reason"))});
+                    textOf(w, "starts_at"), textOf(w, "ends_at"), textOf(w, "state"),
+                    displaySafe(textOf(w, "created_by")), displaySafe(textOf(w, "reason"))});
   }
   printTable(rows);
   return kExitOk;

@@ -26,7 +26,7 @@ using json = nlohmann::ordered_json;
 // "f67bd3a47473", "f67bd3a47473+dirty", "-"
 std::string shortCommit(const std::string& commit) {
   if (commit.empty()) return "-";
-  return commit.substr(0, 12) + (commit.ends_with("+dirty") ? "+dirty" : "");
+  return displaySafe(commit.substr(0, 12)) + (commit.ends_with("+dirty") ? "+dirty" : "");
 }
 
 }  // namespace

@@ -136,6 +136,16 @@ class RemoteAdminApi : public FleetReader, public FleetActions {
   Result<Json> applyPolicies(const PolicyUpload& upload) override {
     Json policies = Json::array();
     for (const auto& p : upload.policies) {
+      // Sent as JSON text, which is UTF-8: anything else would arrive changed, and a policy must
+      // be stored byte for byte as it was tested.
+      if (!isValidUtf8(p.text))
+        return makeError(ErrorCode::kInvalidInput,
+                         "not UTF-8: --server sends policies as text; convert the file to UTF-8",
+                         displaySafe(p.path));
+      if (p.baseline && !isValidUtf8(*p.baseline))
+        return makeError(ErrorCode::kInvalidInput,
+                         "not UTF-8: --server sends baselines as text; convert the file to UTF-8",
+                         displaySafe(p.baselinePath));
       policies.push_back({{"path", p.path},
                           {"text", p.text},
                           {"baseline_path", p.baselinePath},
@@ -171,8 +181,8 @@ class RemoteAdminApi : public FleetReader, public FleetActions {
  private:
   Result<Json> get(const std::string& target) { return call("GET", target, ""); }
   Result<Json> post(const std::string& target, const Json& body) {
-    // Text that is not UTF-8 (a --reason from a legacy terminal) is sent with U+FFFD in its
-    // place, as the local commands store it made safe, rather than failing.
+    // Free text that is not UTF-8 (a --reason from a legacy terminal) is sent with U+FFFD in its
+    // place rather than failing the command; policy text was checked above.
     return call("POST", target, body.dump(-1, ' ', false, Json::error_handler_t::replace));
   }
 
@@ -191,7 +201,7 @@ class RemoteAdminApi : public FleetReader, public FleetActions {
     std::string message = "HTTP " + std::to_string(reply->status);
     if (!body.is_discarded() && body.is_object() && body.contains("error") &&
         body["error"].is_string())
-      message = displaySafe(body["error"].get<std::string>());
+      message = safeLines(body["error"].get<std::string>());
     switch (reply->status) {
       case 400:
         return makeError(ErrorCode::kInvalidInput, message);

@@ -227,12 +227,16 @@ const DesiredPolicy* DesiredState::find(const std::string& name) const {
 Result<Judgement> DriftEngine::judge(const HostRecord& host,
                                      const std::vector<const DesiredPolicy*>& policies,
                                      const std::string& resource,
-                                     const compare::IdentityResolver& ids) {
+                                     const compare::IdentityResolver& ids, bool rulesBehind) {
   Judgement out;
   auto id = ResourceId::parse(resource);
   if (!id.ok()) return out;  // not a resource name any rule can declare
   auto stored = store_.resource(host.id, resource);
   if (!stored.ok()) return stored.error();
+  if (!*stored && rulesBehind) {
+    out.unobserved = true;
+    return out;
+  }
   const std::string& name = id->name;
 
   const auto found = [&](std::optional<DriftItem> item, const DesiredPolicy* p) {
@@ -357,6 +361,7 @@ Result<std::set<std::string>> DriftEngine::covered(
 
 Status DriftEngine::reconcile(const HostRecord& host, const std::string& resource,
                               const Judgement& judged, DriftDirection direction, int64_t now) {
+  if (judged.unobserved) return {};
   auto existing = store_.drift(host.id, resource);
   if (!existing.ok()) return existing.error();
   const bool active = *existing && isActive((*existing)->status);
@@ -415,8 +420,14 @@ Status DriftEngine::reconcile(const HostRecord& host, const std::string& resourc
   return listener_->stillOpen(next, direction == DriftDirection::kManaged, now);
 }
 
+Result<bool> DriftEngine::rulesBehind(const HostRecord& host) const {
+  auto revision = store_.rulesRevision();
+  if (!revision.ok()) return revision.error();
+  return host.rulesRevision < *revision;
+}
+
 Status DriftEngine::evaluate(const HostRecord& host, const std::set<std::string>& resources,
-                             DriftDirection direction, int64_t now) {
+                             DriftDirection direction, int64_t now, bool rulesBehind) {
   if (resources.empty()) return {};
   if (auto s = desired_.refresh(store_); !s.ok()) return s;
   const auto policies = desired_.selecting(host.labels);
@@ -430,7 +441,7 @@ Status DriftEngine::evaluate(const HostRecord& host, const std::set<std::string>
   auto ids = identitiesOf(store_, host.id);
   if (!ids.ok()) return ids.error();
   for (const auto& resource : resources) {
-    auto judged = judge(host, policies, resource, *ids);
+    auto judged = judge(host, policies, resource, *ids, rulesBehind);
     if (!judged.ok()) return judged.error();
     if (auto s = reconcile(host, resource, *judged, direction, now); !s.ok()) return s;
   }
@@ -438,16 +449,34 @@ Status DriftEngine::evaluate(const HostRecord& host, const std::set<std::string>
 }
 
 Status DriftEngine::onResourcesChanged(const HostRecord& host,
-                                       const std::vector<std::string>& resources, int64_t now) {
-  return evaluate(host, std::set<std::string>(resources.begin(), resources.end()),
-                  DriftDirection::kManaged, now);
+                                       const std::vector<std::string>& resources, int64_t now,
+                                       const std::vector<std::string>& unobserved) {
+  // What a delta reports, present or absent, was observed; what it stopped observing was not.
+  if (auto s = evaluate(host, std::set<std::string>(resources.begin(), resources.end()),
+                        DriftDirection::kManaged, now, false);
+      !s.ok())
+    return s;
+  return evaluate(host, std::set<std::string>(unobserved.begin(), unobserved.end()),
+                  DriftDirection::kManaged, now, true);
 }
 
 Status DriftEngine::onHostReplaced(const HostRecord& host, int64_t now) {
   if (auto s = desired_.refresh(store_); !s.ok()) return s;
   auto resources = covered(host, desired_.selecting(host.labels));
   if (!resources.ok()) return resources.error();
-  return evaluate(host, *resources, DriftDirection::kManaged, now);
+  // A snapshot lists what is present: what it lacks is absent only if the agent observes it.
+  auto behind = rulesBehind(host);
+  if (!behind.ok()) return behind.error();
+  return evaluate(host, *resources, DriftDirection::kManaged, now, *behind);
+}
+
+Status DriftEngine::onRulesCaughtUp(const HostRecord& host, int64_t now) {
+  if (host.revokedAt || host.lastSeq == 0) return {};
+  if (auto s = desired_.refresh(store_); !s.ok()) return s;
+  auto resources = covered(host, desired_.selecting(host.labels));
+  if (!resources.ok()) return resources.error();
+  // What opens now is what a definition asks and the host does not have.
+  return evaluate(host, *resources, DriftDirection::kDefinition, now, false);
 }
 
 Status DriftEngine::onPoliciesChanged(const std::set<std::string>& policies, int64_t now) {
@@ -478,7 +507,12 @@ Status DriftEngine::onPoliciesChanged(const std::set<std::string>& policies, int
     if (!selected && !withDrift.contains(host.id)) continue;
     auto resources = covered(host, desired_.selecting(host.labels));
     if (!resources.ok()) return resources.error();
-    if (auto s = evaluate(host, *resources, DriftDirection::kDefinition, now); !s.ok()) return s;
+    // The new versions reach the agent with its next rules request: until then, a resource
+    // it never reported may just not be observed yet (a path the new version adds).
+    auto behind = rulesBehind(host);
+    if (!behind.ok()) return behind.error();
+    if (auto s = evaluate(host, *resources, DriftDirection::kDefinition, now, *behind); !s.ok())
+      return s;
   }
   return {};
 }

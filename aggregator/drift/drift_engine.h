@@ -10,9 +10,17 @@
 //
 // Incremental: after a delta batch only the resources the batch touched are judged; after a
 // snapshot, or after new policy versions were stored, every resource the host's policies cover
-// (and every resource with an unresolved item) is. The engine writes through the caller's store and
-// opens no transaction of its own: callers run it inside the transaction (or savepoint) that
-// changed the state or the policies, so that drift and what it was judged from never disagree.
+// (and every resource with an unresolved item) is.
+//
+// Unobserved is not absent: until a host's agent holds the newest fleet rules (it asks for them
+// after its reports, and with every heartbeat), a resource it never reported may simply not be
+// observed yet (a policy that names a new path, a first snapshot taken before the first rules
+// arrived). Such a resource is not judged; when the agent says it holds the newest rules,
+// everything is (onRulesCaughtUp). What it did report is judged at once: a changed attribute
+// of a file it reports is definition drift from the moment the policy changes. The engine writes
+// through the caller's store and opens no transaction of its own: callers run it inside the
+// transaction (or savepoint) that changed the state or the policies, so that drift and what it was
+// judged from never disagree.
 //
 // A DriftListener, when given, hears of every item that opens, stays open or resolves, in the
 // same transaction (the alert queue).
@@ -90,6 +98,9 @@ class DesiredState {
 struct Judgement {
   std::optional<model::DriftItem> item;
   const DesiredPolicy* source = nullptr;
+  // Nothing is known: the host never reported the resource and its agent does not hold the
+  // newest fleet rules yet, so it may not observe it. Its items stay as they are.
+  bool unobserved = false;
 };
 
 class DriftEngine {
@@ -98,26 +109,35 @@ class DriftEngine {
       : store_(store), listener_(listener) {}
 
   // After a delta batch of `host` was applied: judges the resources it touched ("file:/etc/motd",
-  // as stored). `now` is the aggregator's clock, ms.
+  // as stored): `resources` it observed (present or absent), and `unobserved` ones it stopped
+  // observing, which stay unjudged when gone. `now` is the aggregator's clock, ms.
   Status onResourcesChanged(const HostRecord& host, const std::vector<std::string>& resources,
-                            int64_t now);
+                            int64_t now, const std::vector<std::string>& unobserved = {});
   // After a snapshot replaced the host's stored state.
   Status onHostReplaced(const HostRecord& host, int64_t now);
+  // After the host's agent said it holds the newest fleet rules (host.rulesRevision): what it
+  // never reported is now absent, not unobserved, so everything its policies cover is judged.
+  Status onRulesCaughtUp(const HostRecord& host, int64_t now);
   // After new versions of `policies` were stored (or removed): every unrevoked host that has
   // reported and that one of them selects, or that has any unresolved item (a removed policy or
   // a narrowed selector resolves what it found, also inside items another policy names).
   Status onPoliciesChanged(const std::set<std::string>& policies, int64_t now);
 
   // The judgement of one resource of a host against `policies`, from the stored state; `ids`
-  // are the host's user and group names.
+  // are the host's user and group names. `rulesBehind`: the host's agent does not hold the
+  // newest fleet rules, so a resource it never reported is unobserved rather than absent.
   Result<Judgement> judge(const HostRecord& host, const std::vector<const DesiredPolicy*>& policies,
-                          const std::string& resource, const compare::IdentityResolver& ids);
+                          const std::string& resource, const compare::IdentityResolver& ids,
+                          bool rulesBehind = false);
 
   DesiredState& desired() { return desired_; }
 
  private:
+  // `rulesBehind`: a resource the host has no state for is unobserved, not absent.
   Status evaluate(const HostRecord& host, const std::set<std::string>& resources,
-                  DriftDirection direction, int64_t now);
+                  DriftDirection direction, int64_t now, bool rulesBehind);
+  // Whether the host's agent holds older fleet rules than the newest.
+  Result<bool> rulesBehind(const HostRecord& host) const;
   // Every resource the host's policies cover, plus those with an unresolved item (open, accepted or
   // waived).
   Result<std::set<std::string>> covered(const HostRecord& host,

@@ -372,7 +372,11 @@ class HttpsServer::Impl {
                                        asio::redirect_error(use_awaitable, ec));
       if (ec) break;  // closed, timed out or not HTTP: the connection ends
       const std::string target(parser.get().target());
-      const size_t bodyLimit = handler_.bodyLimit(target, identity);
+      const size_t bodyLimit =
+          handler_.bodyLimit(RequestHead{.method = parser.get().method_string(),
+                                         .target = target,
+                                         .authorization = parser.get()[http::field::authorization]},
+                             identity);
       parser.body_limit(bodyLimit);  // a chunked body is counted as it arrives
       const auto declared = parser.content_length();
       HttpResponse response;

@@ -26,8 +26,8 @@ namespace driftwatch::aggregator {
 class RequestHandler {
  public:
   virtual ~RequestHandler() = default;
-  // The largest body accepted for `target`, decided from the headers before the body is read.
-  virtual size_t bodyLimit(std::string_view target, const PeerIdentity& peer) const = 0;
+  // The largest body accepted for a request, decided from its header before the body is read.
+  virtual size_t bodyLimit(const RequestHead& head, const PeerIdentity& peer) const = 0;
   virtual HttpResponse handle(const HttpRequest& request) = 0;
   // The answers to requests that queued up together, in order. By default, one handle() each.
   virtual std::vector<HttpResponse> handleBatch(std::span<const HttpRequest* const> requests) {

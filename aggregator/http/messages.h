@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -45,6 +46,13 @@ struct HttpRequest {
   // The admin API's credentials ("Bearer ..."): a secret, never logged or audited.
   std::string authorization;
   std::string ifNoneMatch;  // for pages that can be revalidated by their ETag
+};
+
+// What the server knows of a request when it decides how large its body may be: the header only.
+struct RequestHead {
+  std::string_view method;
+  std::string_view target;
+  std::string_view authorization;  // a secret: never logged
 };
 
 // Extra response headers (WWW-Authenticate, ETag, Cache-Control, Content-Security-Policy), in

@@ -77,7 +77,16 @@ PolicyVersion removal(const PolicyVersion& newest, const std::string& by,
 
 // Judges the hosts the changed policies select, in the same transaction: the new versions and
 // the drift they cause (or resolve) commit together.
-Status judgeAndCommit(const FleetStore& store, const std::vector<ApplyOutcome>& outcomes,
+struct AuditEntry {
+  const std::string& by;
+  const std::string& message;
+  const std::string& actor;
+};
+
+// Judges the fleet under the new versions, adds their audit rows, and commits all of it
+// together; the audit log file gets its lines once the commit succeeded.
+Status judgeAndCommit(const FleetStore& store, AuditLog& audit,
+                      const std::vector<ApplyOutcome>& outcomes, const AuditEntry& entry,
                       int64_t now, DriftListener* listener, sqlite::Transaction& tx) {
   std::set<std::string> changed;
   for (const auto& o : outcomes) {
@@ -85,17 +94,19 @@ Status judgeAndCommit(const FleetStore& store, const std::vector<ApplyOutcome>& 
   }
   DriftEngine drift(store, listener);
   if (auto s = drift.onPoliciesChanged(changed, now * 1000); !s.ok()) return s;
-  return tx.commit();
-}
-
-void auditOutcomes(AuditLog& audit, const std::vector<ApplyOutcome>& outcomes,
-                   const std::string& by, const std::string& message, const std::string& actor) {
+  std::vector<AuditLog::Staged> lines;
   for (const auto& o : outcomes) {
     if (!o.changed) continue;
-    audit.record(o.removed ? "policy_removed" : "policy_applied", "", actor,
-                 o.name + " version " + std::to_string(o.version) + " by " + by +
-                     (message.empty() ? "" : ": " + message));
+    auto line = audit.stage(o.removed ? "policy_removed" : "policy_applied", "", entry.actor,
+                            o.name + " version " + std::to_string(o.version) + " by " + entry.by +
+                                (entry.message.empty() ? "" : ": " + entry.message));
+    if (!line.ok()) return line.error();
+    lines.push_back(std::move(*line));
   }
+  if (auto s = tx.commit(); !s.ok()) return s;
+  for (const auto& line : lines)
+    audit.write(line);
+  return {};
 }
 
 }  // namespace
@@ -202,9 +213,11 @@ Result<std::vector<ApplyOutcome>> applyPolicies(const FleetStore& store, AuditLo
     if (auto s = store.addPolicyVersion(v); !s.ok()) return s.error();
     out.push_back({v.name, v.version, true, true});
   }
-  if (auto s = judgeAndCommit(store, out, request.now, request.driftListener, *tx); !s.ok())
+  if (auto s =
+          judgeAndCommit(store, audit, out, {request.appliedBy, request.message, request.actor},
+                         request.now, request.driftListener, *tx);
+      !s.ok())
     return s.error();
-  auditOutcomes(audit, out, request.appliedBy, request.message, request.actor);
   return out;
 }
 
@@ -238,8 +251,9 @@ Result<std::vector<ApplyOutcome>> removePolicies(const FleetStore& store, AuditL
     if (auto s = store.addPolicyVersion(v); !s.ok()) return s.error();
     out.push_back({v.name, v.version, true, true});
   }
-  if (auto s = judgeAndCommit(store, out, now, listener, *tx); !s.ok()) return s.error();
-  auditOutcomes(audit, out, removedBy, message, actor);
+  if (auto s = judgeAndCommit(store, audit, out, {removedBy, message, actor}, now, listener, *tx);
+      !s.ok())
+    return s.error();
   return out;
 }
 

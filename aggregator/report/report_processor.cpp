@@ -190,8 +190,9 @@ HttpResponse ReportProcessor::process(const HttpRequest& request) {
   std::optional<sqlite::Savepoint> tx(std::move(began).value());  // reset(): undo this report
   crypto::StateDigest stateDigest = crypto::StateDigest::fromBytes(h.stateDigest);
   std::string mismatch;
-  std::vector<std::string> touched;  // by a delta batch: what the drift engine judges again
-  bool replaced = false;             // by a snapshot's last part: everything is judged again
+  std::vector<std::string> touched;     // by a delta batch: what the drift engine judges again
+  std::vector<std::string> unobserved;  // of those, what the agent stopped observing
+  bool replaced = false;                // by a snapshot's last part: everything is judged again
   const auto failed = [&](const Error& e) {
     std::fprintf(stderr, "driftwatch-aggregator: error: %s\n", e.describe().c_str());
     return refused(503, "the fleet store failed; retry later");
@@ -274,7 +275,7 @@ HttpResponse ReportProcessor::process(const HttpRequest& request) {
     for (const auto& d : batch->deltas) {
       if (auto s = applyDelta(store_, h.id, d, batch->seq, now, stateDigest); !s.ok())
         return failed(s.error());
-      touched.push_back(d.resource);
+      (d.state == "unobserved" ? unobserved : touched).push_back(d.resource);
     }
     if (stateDigest.bytes() != batch->stateDigest) mismatch = "delta";
   }
@@ -290,8 +291,8 @@ HttpResponse ReportProcessor::process(const HttpRequest& request) {
   }
 
   // In this report's savepoint: the drift commits with the state it was judged from, or not.
-  if (auto s =
-          replaced ? drift_.onHostReplaced(h, now) : drift_.onResourcesChanged(h, touched, now);
+  if (auto s = replaced ? drift_.onHostReplaced(h, now)
+                        : drift_.onResourcesChanged(h, touched, now, unobserved);
       !s.ok())
     return failed(s.error());
 

@@ -3,11 +3,9 @@
 namespace driftwatch::aggregator {
 
 Result<uint64_t> rulesRevision(const FleetStore& store) {
-  auto stmt = store.database().prepare("SELECT count(*) FROM policy_versions");
-  if (!stmt.ok()) return stmt.error();
-  const int64_t count = stmt->step() ? stmt->columnInt(0) : 0;
-  if (!stmt->status().ok()) return stmt->status().error();
-  return static_cast<uint64_t>(count);
+  auto count = store.rulesRevision();
+  if (!count.ok()) return count.error();
+  return static_cast<uint64_t>(*count);
 }
 
 Result<wire::RuleBundle> buildRuleBundle(const FleetStore& store, DesiredState& desired,

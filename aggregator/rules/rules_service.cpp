@@ -1,5 +1,6 @@
 #include "aggregator/rules/rules_service.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 
@@ -20,6 +21,25 @@ int64_t nowMs() {
 }
 
 }  // namespace
+
+Status RulesService::recordHeld(const HostRecord& host, uint64_t held, uint64_t newest) {
+  // An agent ahead of us (a store restored from an older copy) holds no more than we have.
+  const auto revision = static_cast<int64_t>(std::min(held, newest));
+  if (revision <= host.rulesRevision) return {};
+  auto tx = store_.begin();
+  if (!tx.ok()) return tx.error();
+  if (auto raised = store_.raiseRulesRevision(host.id, revision); !raised.ok())
+    return raised.error();
+  const bool caughtUp = static_cast<uint64_t>(revision) == newest;
+  if (caughtUp) {
+    HostRecord now = host;
+    now.rulesRevision = revision;
+    if (auto s = drift_.onRulesCaughtUp(now, nowMs()); !s.ok()) return s;
+  }
+  if (auto s = tx->commit(); !s.ok()) return s;
+  if (caughtUp && committed_) committed_();
+  return {};
+}
 
 HttpResponse RulesService::handle(const HttpRequest& request) {
   const std::string& peer = request.peer.address;
@@ -56,6 +76,10 @@ HttpResponse RulesService::handle(const HttpRequest& request) {
 
   auto revision = rulesRevision(store_);
   if (!revision.ok()) return text(503, "the fleet store is unavailable; retry later");
+  if (auto s = recordHeld(h, asked->haveRevision, *revision); !s.ok()) {
+    std::fprintf(stderr, "driftwatch-aggregator: error: %s\n", s.error().describe().c_str());
+    return text(503, "the fleet store failed; retry later");
+  }
   wire::RulesResponse answer;
   answer.revision = *revision;
   // An agent ahead of us (our store was restored from an older copy) gets the bundle too, and
@@ -69,7 +93,7 @@ HttpResponse RulesService::handle(const HttpRequest& request) {
     answer.status = wire::RulesStatus::kUnchanged;
     return HttpResponse{200, kProtobufType, wire::encode(answer)};
   }
-  auto bundle = buildRuleBundle(store_, desired_, h, *revision, nowMs());
+  auto bundle = buildRuleBundle(store_, drift_.desired(), h, *revision, nowMs());
   if (!bundle.ok()) {
     std::fprintf(stderr, "driftwatch-aggregator: error: %s\n", bundle.error().describe().c_str());
     return text(503, "the fleet store failed; retry later");

@@ -16,8 +16,16 @@ std::string_view pathOf(std::string_view target) {
 
 }  // namespace
 
-size_t FleetApi::bodyLimit(std::string_view target, const PeerIdentity& peer) const {
-  if (admin_ != nullptr && AdminApi::serves(target)) return AdminApi::bodyLimit(target);
+size_t FleetApi::bodyLimit(const RequestHead& head, const PeerIdentity& peer) const {
+  const std::string_view target = head.target;
+  if (admin_ != nullptr && AdminApi::serves(target)) {
+    // Only a policy upload with a token that may write gets more than a few fields' worth:
+    // anyone can connect, and the body is read before the request is handled.
+    if (AdminApi::takesUpload(head.method, target) && gate_ != nullptr &&
+        gate_->mayUpload(head.authorization))
+      return kMaxAdminUploadBytes;
+    return kMaxAdminBodyBytes;
+  }
   // Only an enrolled, unrevoked agent may send a large body.
   if (pathOf(target) == "/v1/report" && peer.hasCert &&
       (gate_ == nullptr || gate_->mayReport(peer.certHostId, peer.certPublicKey)))

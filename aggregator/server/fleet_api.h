@@ -21,7 +21,8 @@ namespace driftwatch::aggregator {
 
 class FleetApi : public RequestHandler {
  public:
-  // `gate`: who may send a large report; without one, any client certificate of the fleet CA.
+  // `gate`: who may send a large report (without one, any client certificate of the fleet CA)
+  // or a policy upload (without one, nobody).
   // `admin`: the admin API; without one, its paths are not found.
   FleetApi(FleetStore& store, AuditLog& audit, EnrollmentService& enrollment,
            ReportProcessor& reports, RulesService& rules, ReportGate* gate = nullptr,
@@ -34,7 +35,7 @@ class FleetApi : public RequestHandler {
         gate_(gate),
         admin_(admin) {}
 
-  size_t bodyLimit(std::string_view target, const PeerIdentity& peer) const override;
+  size_t bodyLimit(const RequestHead& head, const PeerIdentity& peer) const override;
   HttpResponse handle(const HttpRequest& request) override;
   // Reports that queued up together share one transaction and one disk flush.
   std::vector<HttpResponse> handleBatch(std::span<const HttpRequest* const> requests) override;

@@ -226,13 +226,18 @@ CREATE INDEX batches_by_time ON batches (received_at, deltas);
     R"sql(
 ALTER TABLE api_tokens ADD COLUMN scope TEXT NOT NULL DEFAULT 'read';
 )sql",
+    // The fleet rules revision each host's agent holds (drift_engine.h: until it holds the
+    // newest, a resource it never reported is not yet observed, not absent).
+    R"sql(
+ALTER TABLE hosts ADD COLUMN rules_revision INTEGER NOT NULL DEFAULT 0;
+)sql",
 };
 
 constexpr std::string_view kHostColumns =
     "h.id, h.name, h.labels, h.public_key, h.cert_fingerprint, h.enrolled_at, h.last_seen, "
     "h.agent_version, h.last_address, h.last_seq, h.last_digest, h.state_digest, "
     "h.snapshot_next, h.revoked_at, (SELECT count(*) FROM resources r WHERE r.host = h.id), "
-    "h.clock_skew_ms";
+    "h.clock_skew_ms, h.rules_revision";
 
 HostRecord readHost(const sqlite::Statement& s) {
   HostRecord h;
@@ -252,6 +257,7 @@ HostRecord readHost(const sqlite::Statement& s) {
   if (!s.isNull(13)) h.revokedAt = s.columnInt(13);
   h.resourceCount = s.columnInt(14);
   if (!s.isNull(15)) h.clockSkewMs = s.columnInt(15);
+  h.rulesRevision = s.columnInt(16);
   return h;
 }
 
@@ -412,6 +418,14 @@ Result<bool> FleetStore::revokeHost(std::string_view id, int64_t at) const {
   auto stmt = cached("UPDATE hosts SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL");
   if (!stmt.ok()) return stmt.error();
   if (auto s = (*stmt)->bind(1, at).bind(2, id).run(); !s.ok()) return s.error();
+  return db_.changes() > 0;
+}
+
+Result<bool> FleetStore::raiseRulesRevision(std::string_view id, int64_t revision) const {
+  auto stmt = cached("UPDATE hosts SET rules_revision = ? WHERE id = ? AND rules_revision < ?");
+  if (!stmt.ok()) return stmt.error();
+  if (auto s = (*stmt)->bind(1, revision).bind(2, id).bind(3, revision).run(); !s.ok())
+    return s.error();
   return db_.changes() > 0;
 }
 
@@ -751,6 +765,14 @@ Result<std::map<std::string, int64_t>> FleetStore::policyHeads() const {
   }
   if (auto s = finish(**stmt); !s.ok()) return s.error();
   return out;
+}
+
+Result<int64_t> FleetStore::rulesRevision() const {
+  auto stmt = cached("SELECT count(*) FROM policy_versions");
+  if (!stmt.ok()) return stmt.error();
+  const int64_t count = (*stmt)->step() ? (*stmt)->columnInt(0) : 0;
+  if (auto s = finish(**stmt); !s.ok()) return s.error();
+  return count;
 }
 
 Result<std::optional<PolicyVersion>> FleetStore::policyVersion(std::string_view name,

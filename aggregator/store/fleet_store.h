@@ -50,6 +50,7 @@ struct HostRecord {
   std::optional<int64_t> revokedAt;
   int64_t resourceCount = 0;
   std::optional<int64_t> clockSkewMs;  // the host's clock minus ours; unknown before a report
+  int64_t rulesRevision = 0;           // the fleet rules revision its agent last said it holds
 };
 
 struct StoredState {
@@ -166,6 +167,9 @@ class FleetStore {
   Result<bool> hostWithKeyExists(std::string_view publicKey) const;
   // Returns false when there is no such host or it was revoked already.
   Result<bool> revokeHost(std::string_view id, int64_t at) const;
+  // Records that the host's agent holds fleet rules `revision`; false when it was known already
+  // (a revision never goes back).
+  Result<bool> raiseRulesRevision(std::string_view id, int64_t revision) const;
   Status touchHost(std::string_view id, int64_t lastSeen, std::string_view address) const;
   Status advanceChain(const HostRecord& host) const;  // lastSeq, lastDigest, stateDigest, ...
 
@@ -213,6 +217,9 @@ class FleetStore {
   // The newest version number of every policy that is not removed, by name, without reading
   // the texts.
   Result<std::map<std::string, int64_t>> policyHeads() const;
+  // The fleet rules revision: how many policy versions have been stored. It only grows, so an
+  // agent that holds this revision has been sent every version there is.
+  Result<int64_t> rulesRevision() const;
   Result<std::optional<PolicyVersion>> policyVersion(std::string_view name, int64_t version) const;
 
   // ---- drift ----

@@ -91,6 +91,16 @@ std::string escapeBytes(std::string_view raw) {
   return out;
 }
 
+bool isValidUtf8(std::string_view text) {
+  for (size_t i = 0; i < text.size();) {
+    uint32_t cp = 0;
+    const size_t len = utf8SequenceAt(text, i, cp);
+    if (len == 0) return false;
+    i += len;
+  }
+  return true;
+}
+
 bool isDisplaySafe(std::string_view text) {
   size_t i = 0;
   while (i < text.size()) {

@@ -25,6 +25,9 @@ Result<std::string> unescapeBytes(std::string_view escaped);
 // or bidirectional-override characters. (Backslashes are fine: messages hold escaped names.)
 bool isDisplaySafe(std::string_view text);
 
+// True when `text` is valid UTF-8 (control characters allowed).
+bool isValidUtf8(std::string_view text);
+
 // For messages, which are composed from escaped names: `text` itself when display-safe, else
 // its escaped form, so that nothing a host supplies can reach a terminal raw.
 std::string displaySafe(std::string_view text);

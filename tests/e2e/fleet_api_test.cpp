@@ -262,6 +262,29 @@ TEST_CASE("fleet: the admin API and the CLI's --server mode over real TLS") {
     const auto refusedApply = remote(agg, {"policy", "apply", work.at("remote-policies")}, reader);
     CHECK(refusedApply.exitCode == 1);
     CHECK(refusedApply.err.find("--scope write") != std::string::npos);
+    // A refused apply reads the same in both modes, one problem per line.
+    work.write("broken-policies/a.yaml", "name: a\nfiles:\n  - path: relative\n");
+    work.write("broken-policies/b.yaml", "name: b\nfiles:\n  - path: also-relative\n");
+    const std::vector<std::string> broken = {"policy", "apply", work.at("broken-policies")};
+    const auto brokenFar = remote(agg, broken, writer);
+    CHECK(brokenFar.exitCode == 1);
+    CHECK(brokenFar.err == agg.admin(broken).err);
+    CHECK(brokenFar.err.find('\n') < brokenFar.err.size() - 1);
+    // A policy larger than an ordinary admin request goes through with the write token only.
+    std::string big =
+        "name: big\nselector: {role: web}\nfiles:\n  - path: /etc/hostname\n    mode: \"0644\"\n";
+    while (big.size() < 64 * 1024)
+      big += "# " + std::string(76, 'x') + "\n";
+    work.write("big-policies/big.yaml", big);
+    // With the read token the body is refused before it is read (a 413, or the connection
+    // closed mid-send), and nothing is stored.
+    CHECK(remote(agg, {"policy", "apply", work.at("big-policies")}, reader).exitCode == 1);
+    CHECK(agg.admin({"policy", "history", "big"}).exitCode == 1);
+    const auto bigApplied = remote(agg, {"policy", "apply", work.at("big-policies")}, writer);
+    INFO("remote stderr: " << bigApplied.err);
+    CHECK(bigApplied.out == "big: version 1 applied\n");
+    REQUIRE(remote(agg, {"policy", "remove", "big"}, writer).exitCode == 0);
+
     const auto removed = remote(agg, {"policy", "remove", "issue", "-m", "not needed"}, writer);
     INFO("remote stderr: " << removed.err);
     REQUIRE(removed.exitCode == 0);

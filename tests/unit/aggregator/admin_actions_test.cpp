@@ -9,6 +9,7 @@
 #include "aggregator/api/fleet_actions.h"
 #include "aggregator/api/request_body.h"
 #include "aggregator/enroll/tokens.h"
+#include "aggregator/server/report_gate.h"
 #include "tests/unit/aggregator/api_fixture.h"
 
 using namespace driftwatch;
@@ -417,11 +418,25 @@ TEST_CASE("admin API: apply and remove policies, audited with the token") {
   CHECK(auditOf(*f.store, "policy_removed").size() == 1);
 }
 
-TEST_CASE("admin API: only a policy upload may have a large body") {
-  CHECK(AdminApi::bodyLimit("/api/v1/policies") >= kMaxPolicyUploadBytes);
-  CHECK(AdminApi::bodyLimit("/api/v1/policies?x=1") >= kMaxPolicyUploadBytes);
-  CHECK(AdminApi::bodyLimit("/api/v1/drift/accept") == kMaxAdminBodyBytes);
-  CHECK(AdminApi::bodyLimit("/api/v1/policies/remove") == kMaxAdminBodyBytes);
+TEST_CASE("admin API: only a policy upload with a write token may have a large body") {
+  CHECK(AdminApi::takesUpload("POST", "/api/v1/policies"));
+  CHECK(AdminApi::takesUpload("POST", "/api/v1/policies?x=1"));
+  CHECK_FALSE(AdminApi::takesUpload("GET", "/api/v1/policies"));
+  CHECK_FALSE(AdminApi::takesUpload("POST", "/api/v1/drift/accept"));
+  CHECK_FALSE(AdminApi::takesUpload("POST", "/api/v1/policies/remove"));
+  // The gate reads the token on its own connection, before the body; it records no use.
+  ActionFleet f;
+  auto gate = ReportGate::open(f.dir.at("data"));
+  REQUIRE(gate.ok());
+  CHECK(gate->mayUpload("Bearer " + f.writeToken));
+  CHECK_FALSE(gate->mayUpload("Bearer " + f.token));  // read scope
+  CHECK_FALSE(gate->mayUpload("Bearer dwa_unknown"));
+  CHECK_FALSE(gate->mayUpload(""));
+  CHECK_FALSE(gate->mayUpload(f.writeToken));  // not a Bearer credential
+  auto tokens = ApiTokens(*f.store).list();
+  REQUIRE(tokens.ok());
+  for (const auto& t : *tokens)
+    CHECK_FALSE(t.lastUsedAt.has_value());
 }
 
 TEST_CASE("admin API: without credentials or with a read token, no action changes anything") {
@@ -554,4 +569,33 @@ TEST_CASE("admin API: maintenance windows declared, listed and ended") {
   CHECK(body(f.get("/api/v1/maintenance?all=true")).size() == 1);
   CHECK(f.post(end, "").status == 404);
   CHECK(f.get(end, "Bearer " + f.writeToken).status == 405);
+}
+
+TEST_CASE("request bodies: depth and size are checked before a tree is built") {
+  const std::string deep = std::string(100'000, '[') + std::string(100'000, ']');
+  auto nested = parsePolicyUpload("application/json", deep, "x");
+  REQUIRE_FALSE(nested.ok());
+  CHECK(nested.error().describe().find("nests deeper") != std::string::npos);
+  std::string many = R"({"policies": [)";
+  for (size_t i = 0; i < 10'000; ++i)
+    many += std::string(i == 0 ? "" : ",") + "{}";
+  many += "]}";
+  auto wide = parsePolicyUpload("application/json", many, "x");
+  REQUIRE_FALSE(wide.ok());
+  CHECK(wide.error().describe().find("more values") != std::string::npos);
+  // What gitCommitOf() records, and paths safe to show.
+  const auto upload = [](const std::string& commit, const std::string& path) {
+    return parsePolicyUpload(
+        "application/json",
+        Json{{"policies", {{{"path", path}, {"text", "name: x\n"}, {"git_commit", commit}}}}}
+            .dump(),
+        "x");
+  };
+  CHECK(upload("", "/p.yaml").ok());
+  CHECK(upload(std::string(40, 'a'), "/p.yaml").ok());
+  CHECK(upload(std::string(64, '0') + "+dirty", "/p.yaml").ok());
+  CHECK_FALSE(upload("\x1b[8mhidden", "/p.yaml").ok());
+  CHECK_FALSE(upload(std::string(41, 'a'), "/p.yaml").ok());
+  CHECK_FALSE(upload("", "/p\x1b[2J.yaml").ok());
+  CHECK_FALSE(upload("", "").ok());
 }

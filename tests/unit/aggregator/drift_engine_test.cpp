@@ -376,3 +376,54 @@ TEST_CASE("removing a policy resolves the drift it found and judges nothing more
   CHECK(fleet.item("web-01", kMotd)->status == "resolved");
   CHECK(fleet.engine.desired().find("web") == nullptr);
 }
+
+TEST_CASE("what a host's agent does not observe yet is not drift; once it holds the rules, it is") {
+  Fleet f;
+  // The agent holds no fleet rules yet: its first snapshot came before them.
+  const HostRecord h = f.behind("web1", kWeb, 0);
+  f.put(h, kMotd, kMode0600);
+  f.apply("web",
+          "name: web\nselector: {role: web}\nfiles:\n  - path: /etc/motd\n    mode: \"0644\"\n"
+          "  - path: /etc/issue\n    mode: \"0644\"\n",
+          10'000);
+  // What it reported is judged at once (definition drift); what it never reported is not.
+  REQUIRE(f.item("web1", kMotd));
+  CHECK(f.item("web1", kMotd)->direction == "definition");
+  CHECK_FALSE(f.item("web1", "file:/etc/issue"));
+  REQUIRE(f.engine.onHostReplaced(h, 11'000).ok());
+  CHECK_FALSE(f.item("web1", "file:/etc/issue"));
+  // An explicit "absent" from the agent is an observation, behind or not.
+  REQUIRE(f.store->removeResource("web1", kMotd).ok());
+  f.changed(h, {kMotd}, 12'000);
+  CHECK(f.item("web1", kMotd)->status == "open");
+  CHECK(f.item("web1", kMotd)->change == "removed");
+
+  // The agent says it holds the newest rules: /etc/issue, still unreported, is absent.
+  auto revision = f.store->rulesRevision();
+  REQUIRE(revision.ok());
+  REQUIRE(f.store->raiseRulesRevision("web1", *revision).ok());
+  HostRecord caughtUp = h;
+  caughtUp.rulesRevision = *revision;
+  REQUIRE(f.engine.onRulesCaughtUp(caughtUp, 13'000).ok());
+  const auto issue = f.item("web1", "file:/etc/issue");
+  REQUIRE(issue);
+  CHECK(issue->status == "open");
+  CHECK(issue->direction == "definition");
+  CHECK(issue->change == "removed");
+}
+
+TEST_CASE("a resource the agent stops observing is not judged absent") {
+  Fleet f;
+  const HostRecord h = f.addHost("web1", kWeb);
+  f.apply("web", kMotdPolicy, 10'000);
+  f.put(h, kMotd, kMode0644);
+  f.changed(h, {kMotd}, 11'000);
+  CHECK(f.all("open").empty());
+  // "unobserved" removes the stored state; it does not make the file absent.
+  REQUIRE(f.store->removeResource("web1", kMotd).ok());
+  REQUIRE(f.engine.onResourcesChanged(h, {}, 12'000, {kMotd}).ok());
+  CHECK(f.all("open").empty());
+  // Whereas "absent" does.
+  f.changed(h, {kMotd}, 13'000);
+  CHECK(f.all("open").size() == 1);
+}

@@ -43,6 +43,10 @@ struct Fleet : StoreFixture {
     // As if it had reported once: hosts without any report are not judged on a policy change.
     h.lastSeq = 1;
     REQUIRE(store->advanceChain(h).ok());
+    // And as if its agent held every fleet rule there will be: what it has not reported is
+    // absent. (Tests of a host whose agent is behind lower it: behind().)
+    REQUIRE(store->raiseRulesRevision(id, kAllRules).ok());
+    h.rulesRevision = kAllRules;
     return h;
   }
 
@@ -84,6 +88,17 @@ struct Fleet : StoreFixture {
     return *d;
   }
 
+  // A host whose agent holds fleet rules `revision` only.
+  HostRecord behind(const std::string& id, const Labels& labels, int64_t revision) {
+    HostRecord h = addHost(id, labels);
+    auto stmt = store->database().prepare("UPDATE hosts SET rules_revision = ? WHERE id = ?");
+    REQUIRE(stmt.ok());
+    REQUIRE(stmt->bind(1, revision).bind(2, id).run().ok());
+    h.rulesRevision = revision;
+    return h;
+  }
+
+  static constexpr int64_t kAllRules = 1'000'000;
   DriftEngine engine;
   int hosts = 0;
 };

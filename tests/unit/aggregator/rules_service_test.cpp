@@ -186,3 +186,35 @@ TEST_CASE("a policy's baseline travels with it in the bundle") {
   REQUIRE(bundle->policies[0].baseline.has_value());
   CHECK(*bundle->policies[0].baseline == baseline);
 }
+
+TEST_CASE("the revision an agent holds is recorded; holding the newest judges what it lacks") {
+  Rules r;
+  HostRecord h = r.addHost("web1", {{"role", "web"}});
+  h.lastSeq = 1;  // it has reported (nothing: /etc/motd is not in its state)
+  REQUIRE(r.store->advanceChain(h).ok());
+  r.apply("web", kWebV1);
+  const auto host = [&] {
+    auto found = r.store->host("web1");
+    REQUIRE(found.ok());
+    REQUIRE(found->has_value());
+    return **found;
+  };
+  const auto motd = [&] {
+    auto d = r.store->drift("web1", "file:/etc/motd");
+    REQUIRE(d.ok());
+    return *d;
+  };
+  // Asking with nothing held: the bundle goes out; nothing is judged yet.
+  CHECK(r.answer(r.ask(h, "web1", 0)).status == wire::RulesStatus::kBundle);
+  CHECK(host().rulesRevision == 0);
+  CHECK_FALSE(motd());
+  // Asking again with the revision it got: it observes /etc/motd now, and it is not there.
+  CHECK(r.answer(r.ask(h, "web1", 1)).status == wire::RulesStatus::kUnchanged);
+  CHECK(host().rulesRevision == 1);
+  REQUIRE(motd());
+  CHECK(motd()->direction == "definition");
+  CHECK(motd()->change == "removed");
+  // A revision beyond ours (a store restored from an older copy) is not believed.
+  CHECK(r.answer(r.ask(h, "web1", 99)).status == wire::RulesStatus::kBundle);
+  CHECK(host().rulesRevision == 1);
+}
