@@ -7,7 +7,7 @@
 using namespace driftwatch;
 using namespace driftwatch::agent;
 
-TEST_CASE("passwd and group files parse; malformed lines are skipped with their line") {
+TEST_CASE("passwd and group files parse, malformed lines are skipped with their line") {
   std::vector<std::string> warnings;
   const auto users = parsePasswd(
       "root:x:0:0:root:/root:/bin/bash\n"
@@ -34,7 +34,7 @@ TEST_CASE("passwd and group files parse; malformed lines are skipped with their 
   CHECK(observeGroup(db, "empty").presence == model::Presence::kPresent);
 }
 
-TEST_CASE("accounts load from ROOT/etc; a missing file makes lookups unknown") {
+TEST_CASE("accounts load from ROOT/etc, a missing file makes lookups unknown") {
   testing::TempDir dir;
   dir.write("etc/passwd", "root:x:0:0:root:/root:/bin/bash\n");
   auto root = RootFs::open(dir.path());

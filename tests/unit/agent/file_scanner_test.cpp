@@ -145,7 +145,7 @@ files:
   CHECK_FALSE(model::has(s.sink.files.at("/etc/nginx/nginx.conf").attrs.mask, Attr::kSha256));
 }
 
-TEST_CASE("symlinks are never followed; FIFOs, sockets and devices are never opened") {
+TEST_CASE("symlinks are never followed, FIFOs, sockets and devices are never opened") {
   testing::TempDir outside;
   outside.write("secret", "do not read me");
   testing::TempDir dir;
@@ -199,7 +199,7 @@ TEST_CASE("a rule path through a symlinked directory is reported, not followed")
   CHECK(obs.error.find("/etc is a symlink (to real)") != std::string::npos);
 }
 
-TEST_CASE("missing paths are absent; files over the hash limit are reported, not skipped") {
+TEST_CASE("missing paths are absent, files over the hash limit are reported, not skipped") {
   testing::TempDir dir;
   dir.write("big", std::string(4096, 'x'));
   Scan s{policyOf("name: a\nfiles:\n  - {path: /missing/file}\n  - {path: /big}\n"), {}};

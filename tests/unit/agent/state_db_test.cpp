@@ -58,7 +58,7 @@ TEST_CASE("resources, outbox, drift, gaps and events persist across reopening") 
   CHECK_FALSE(db->meta("nothing")->has_value());
 }
 
-TEST_CASE("a closed outbox gate keeps no changes and no gaps; an open one keeps both") {
+TEST_CASE("a closed outbox gate keeps no changes and no gaps, an open one keeps both") {
   testing::TempDir dir;
   auto db = StateDb::openForWriting(dir.at("state"));
   REQUIRE(db.ok());

@@ -14,7 +14,7 @@ TEST_CASE("sysctl keys map to /proc/sys paths like sysctl(8)") {
   CHECK(sysctlPath("net.ipv4.conf.eth0/1.rp_filter") == "/proc/sys/net/ipv4/conf/eth0.1/rp_filter");
 }
 
-TEST_CASE("values are read from ROOT/proc/sys; missing keys are absent") {
+TEST_CASE("values are read from ROOT/proc/sys, missing keys are absent") {
   testing::TempDir dir;
   dir.write("proc/sys/net/ipv4/ip_forward", "1\n");
   dir.write("proc/sys/net/ipv4/ip_local_port_range", "32768\t60999\n");

@@ -244,7 +244,7 @@ TEST_CASE("admin API: retry a dead delivery") {
   CHECK(f.post("/api/v1/deliveries/999/retry", "").status == 404);
 }
 
-TEST_CASE("admin API: accept drift; its alert resolves; the decision is audited") {
+TEST_CASE("admin API: accept drift, its alert resolves, the decision is audited") {
   ActionFleet f;
   const auto accepted =
       f.post("/api/v1/drift/accept",
@@ -350,7 +350,7 @@ TEST_CASE("request bodies: strict JSON objects of strings") {
   CHECK(none.error().describe().find("takes no fields") != std::string::npos);
 }
 
-TEST_CASE("API tokens: a scope, read unless asked; old tokens read only") {
+TEST_CASE("API tokens: a scope, read unless asked, old tokens read only") {
   ApiFleet f;
   auto tokens = ApiTokens(*f.store).list();
   REQUIRE(tokens.ok());

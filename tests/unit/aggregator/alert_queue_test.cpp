@@ -491,7 +491,7 @@ TEST_CASE("counters for the metrics endpoint: alerts and deliveries by status, q
   CHECK(*depth == 1);
 }
 
-TEST_CASE("a maintenance window holds alerts until it ends; drift resolved inside never notifies") {
+TEST_CASE("a maintenance window holds alerts until it ends, drift resolved inside never notifies") {
   AlertFleet fleet;
   MaintenanceWindow w;
   w.selector = {{"role", "web"}};

@@ -377,7 +377,7 @@ TEST_CASE("removing a policy resolves the drift it found and judges nothing more
   CHECK(fleet.engine.desired().find("web") == nullptr);
 }
 
-TEST_CASE("what a host's agent does not observe yet is not drift; once it holds the rules, it is") {
+TEST_CASE("what a host's agent does not observe yet is not drift, once it holds the rules, it is") {
   Fleet f;
   // The agent holds no fleet rules yet: its first snapshot came before them.
   const HostRecord h = f.behind("web1", kWeb, 0);

@@ -116,7 +116,7 @@ TEST_CASE("a policy that needs a baseline takes NAME.baseline next to it, checke
   CHECK(wrong.error().describe().find("recorded for policy 'other'") != std::string::npos);
 }
 
-TEST_CASE("a directory applies every policy file in it, in name order; a name twice is refused") {
+TEST_CASE("a directory applies every policy file in it, in name order, a name twice is refused") {
   Fleet fleet;
   fleet.dir.write("repo/b.yaml", "name: b\n");
   fleet.dir.write("repo/a.yml", "name: a\n");

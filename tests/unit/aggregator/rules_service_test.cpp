@@ -187,7 +187,7 @@ TEST_CASE("a policy's baseline travels with it in the bundle") {
   CHECK(*bundle->policies[0].baseline == baseline);
 }
 
-TEST_CASE("the revision an agent holds is recorded; holding the newest judges what it lacks") {
+TEST_CASE("the revision an agent holds is recorded, holding the newest judges what it lacks") {
   Rules r;
   HostRecord h = r.addHost("web1", {{"role", "web"}});
   h.lastSeq = 1;  // it has reported (nothing: /etc/motd is not in its state)

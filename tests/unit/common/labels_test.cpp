@@ -19,7 +19,7 @@ TEST_CASE("label keys and values") {
   CHECK_FALSE(isLabelValue(std::string(254, 'x')));
 }
 
-TEST_CASE("a selector selects hosts carrying all its labels; overlapping selectors") {
+TEST_CASE("a selector selects hosts carrying all its labels, overlapping selectors") {
   const Labels host = {{"role", "web"}, {"dc", "fra"}};
   CHECK(selects({}, host));
   CHECK(selects({{"role", "web"}}, host));

@@ -64,7 +64,7 @@ TEST_CASE("a transaction not committed is rolled back") {
   CHECK(count->columnInt(0) == 1);
 }
 
-TEST_CASE("a savepoint not released is undone alone; the transaction around it commits") {
+TEST_CASE("a savepoint not released is undone alone, the transaction around it commits") {
   testing::TempDir dir;
   auto db = Database::open(dir.at("db.sqlite"));
   REQUIRE(db.ok());

@@ -92,7 +92,7 @@ TEST_CASE("removing from zero wraps around modulo 2^256 and adding back restores
   CHECK(wrap.hex() == std::string(64, 'f'));
 }
 
-TEST_CASE("bytes and fromBytes round trip; anything but 32 bytes is zero") {
+TEST_CASE("bytes and fromBytes round trip, anything but 32 bytes is zero") {
   StateDigest d;
   d.add("file:/etc/hosts", "present\ttype=file");
   d.add("user:root", "present\tuid=0");
