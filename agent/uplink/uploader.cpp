@@ -1,6 +1,5 @@
 #include "agent/uplink/uploader.h"
 
-#include <optional>
 #include <random>
 
 #include <sys/stat.h>
@@ -53,7 +52,7 @@ int64_t unixMs() {
 
 }  // namespace
 
-void Uploader::fetchRules(HttpsClient& client, const std::string& hostId,
+bool Uploader::fetchRules(HttpsClient& client, const std::string& hostId,
                           const std::string& rulesKey) {
   const uint64_t held = options_.rulesRevision(hostId);
   const auto refused = [&](std::string why) {
@@ -62,10 +61,11 @@ void Uploader::fetchRules(HttpsClient& client, const std::string& hostId,
     f.reason = std::move(why);
     f.atMs = unixMs();
     options_.onRules(std::move(f));
+    return false;
   };
   auto reply = client.post("/v1/rules", wire::encode(wire::RulesRequest{hostId, held}), kProtobuf);
   // Unreachable: the report that follows says so, and the next one asks again.
-  if (!reply.ok()) return;
+  if (!reply.ok()) return false;
   if (reply->status != 200 || reply->contentType != kProtobuf) {
     return refused("the aggregator answered HTTP " + std::to_string(reply->status) + ": " +
                    replyText(*reply));
@@ -75,7 +75,8 @@ void Uploader::fetchRules(HttpsClient& client, const std::string& hostId,
   if (answer->status == wire::RulesStatus::kUnchanged) {
     RulesFetch f;
     f.atMs = unixMs();
-    return options_.onRules(std::move(f));
+    options_.onRules(std::move(f));
+    return false;
   }
   auto verified = verifyRuleBundle(std::move(answer->bundle), std::move(answer->signature),
                                    rulesKey, hostId, held);
@@ -85,6 +86,7 @@ void Uploader::fetchRules(HttpsClient& client, const std::string& hostId,
   f.bundle = std::move(verified).value();
   f.atMs = unixMs();
   options_.onRules(std::move(f));
+  return true;
 }
 
 Uploader::Uploader(UploaderOptions options, LogFn log)
@@ -150,6 +152,11 @@ void Uploader::run() {
   auto lastBacklogDrop = Clock::time_point{};
   auto lastRules = Clock::time_point{};
   bool rulesDue = false;  // right after an enrollment is loaded
+  // After a new bundle: ask again once its paths are observed and reported, so that the
+  // aggregator learns the agent holds it (until then it does not judge what the agent has not
+  // reported as absent) without waiting for a heartbeat.
+  constexpr auto kNoConfirm = Clock::time_point::max();
+  Clock::time_point confirmRulesAt = kNoConfirm;
   const bool wantRules = options_.onRules && options_.rulesRevision;
 
   const auto setClient = [&](std::unique_ptr<HttpsClient> c) {
@@ -240,7 +247,9 @@ void Uploader::run() {
          Clock::now() - lastRules >= std::max(options_.heartbeatInterval, kRulesEvery))) {
       rulesDue = false;
       lastRules = Clock::now();
-      fetchRules(*client, identity->hostId, identity->rulesPublicKey);
+      confirmRulesAt = kNoConfirm;
+      if (fetchRules(*client, identity->hostId, identity->rulesPublicKey))
+        confirmRulesAt = lastRules + kRulesEvery;
       if (stopping()) break;
     }
 
@@ -268,9 +277,17 @@ void Uploader::run() {
       continue;
     }
     if (!*batch) {
-      const auto untilHeartbeat = std::chrono::duration_cast<milliseconds>(
-          options_.heartbeatInterval - (Clock::now() - lastReport));
-      if (waitForWork(std::max(untilHeartbeat, milliseconds(1)))) pause(options_.batchDelay);
+      // Nothing to send: what the new rules' scan found has been reported.
+      if (confirmRulesAt != kNoConfirm && Clock::now() >= confirmRulesAt) {
+        rulesDue = true;
+        continue;
+      }
+      auto wait = std::chrono::duration_cast<milliseconds>(options_.heartbeatInterval -
+                                                           (Clock::now() - lastReport));
+      if (confirmRulesAt != kNoConfirm)
+        wait =
+            std::min(wait, std::chrono::duration_cast<milliseconds>(confirmRulesAt - Clock::now()));
+      if (waitForWork(std::max(wait, milliseconds(1)))) pause(options_.batchDelay);
       continue;
     }
 

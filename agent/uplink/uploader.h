@@ -82,7 +82,8 @@ class Uploader {
   // Sleeps unless stopped; wake-ups do not cut it short.
   void pause(std::chrono::milliseconds duration);
   // One request for fleet rules with the session's client and identity.
-  void fetchRules(HttpsClient& client, const std::string& hostId, const std::string& rulesKey);
+  // True when the answer was a new bundle (the daemon applies it and observes its paths).
+  bool fetchRules(HttpsClient& client, const std::string& hostId, const std::string& rulesKey);
 
   UploaderOptions options_;
   LogFn log_;

@@ -221,3 +221,50 @@ TEST_CASE("fleet rules: a bundle that conflicts with the local policy is refused
   CHECK(err.find("fleet rules refused, keeping the current rules", first + 1) == std::string::npos);
   CHECK(agentStatus(work.at("state"))["fleet_rules"]["revision"] == 0);
 }
+
+TEST_CASE("fleet rules: a path the agent does not observe yet is not drift until it does") {
+  TempDir work;
+  work.write("root/srv/app/a.conf", "one\n");
+  work.write("root/srv/app/b.conf", "two\n");
+  REQUIRE(::chmod(work.at("root/srv/app/a.conf").c_str(), 0644) == 0);
+  REQUIRE(::chmod(work.at("root/srv/app/b.conf").c_str(), 0644) == 0);
+  Aggregator agg(work);
+  agg.start();
+  INFO("aggregator stderr:\n" << agg.stderrText());
+  REQUIRE(enrollAgent(agg, work.at("state"), agg.createToken("role=app")).exitCode == 0);
+  work.write("fleet/app.yaml",
+             "name: app\nselector: {role: app}\nfiles:\n"
+             "  - path: /srv/app/a.conf\n    mode: \"0644\"\n");
+  REQUIRE(agg.admin({"policy", "apply", work.at("fleet")}).exitCode == 0);
+  // A quiet host: it asks for rules with its heartbeat.
+  AgentDaemon daemon(work, work.at("root"),
+                     "batch_delay: 50ms\nretry_max: 1s\nheartbeat_interval: 3s\n");
+  daemon.start();
+  INFO("daemon stderr:\n" << daemon.stderrText());
+  const std::string host = agentStatus(work.at("state"))["uplink"]["host_id"];
+  REQUIRE(waitFor([&] { return agg.adminJson({"hosts", "list"})[0]["rules_revision"] == 1; }));
+  CHECK(agg.adminJson({"drift", "list", "--status", "all"}).empty());
+
+  // Version 2 names b.conf (there) and c.conf (not there). The agent does not have it yet.
+  work.write("fleet/app.yaml",
+             "name: app\nselector: {role: app}\nfiles:\n"
+             "  - path: /srv/app/a.conf\n    mode: \"0644\"\n"
+             "  - path: /srv/app/b.conf\n    mode: \"0644\"\n"
+             "  - path: /srv/app/c.conf\n    mode: \"0644\"\n");
+  REQUIRE(agg.admin({"policy", "apply", work.at("fleet")}).exitCode == 0);
+  CHECK(agg.adminJson({"hosts", "list"})[0]["rules_revision"] == 1);
+  CHECK(agg.adminJson({"drift", "list", "--status", "all"}).empty());
+
+  // With its heartbeat the agent takes version 2, observes both paths, reports them, and then
+  // says it holds the version: only then is c.conf judged.
+  REQUIRE(waitFor([&] { return agg.adminJson({"hosts", "list"})[0]["rules_revision"] == 2; }));
+  REQUIRE(waitFor([&] { return !openDrift(agg, "file:/srv/app/c.conf").is_null(); }));
+  const auto missing = openDrift(agg, "file:/srv/app/c.conf");
+  CHECK(missing["direction"] == "definition");
+  CHECK(missing["change"] == "removed");
+  // b.conf is there as the policy wants: it never was drift.
+  for (const auto& d : agg.adminJson({"drift", "list", "--status", "all"}))
+    CHECK(d["resource"] != "file:/srv/app/b.conf");
+  CHECK(openDrift(agg, "file:/srv/app/a.conf").is_null());
+  CHECK(agg.adminJson({"alerts", "list", "--status", "all"}).size() == 1);
+}
