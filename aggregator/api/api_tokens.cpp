@@ -131,10 +131,8 @@ Result<bool> ApiTokens::revoke(std::string_view name) const {
   return store_.database().changes() > 0;
 }
 
-Result<std::optional<ApiTokenRecord>> ApiTokens::find(std::string_view authorization,
-                                                      int64_t nowSeconds) const {
-  const std::string_view token = bearerToken(authorization);
-  if (token.empty()) return std::optional<ApiTokenRecord>();
+Result<std::optional<ApiTokenRecord>> ApiTokens::lookup(std::string_view token) const {
+  // Looked up by its hash: the secret is never compared byte by byte.
   auto stmt = store_.database().prepare(
       "SELECT name, created_at, expires_at, last_used_at, scope FROM api_tokens WHERE hash = ?");
   if (!stmt.ok()) return stmt.error();
@@ -143,9 +141,18 @@ Result<std::optional<ApiTokenRecord>> ApiTokens::find(std::string_view authoriza
     if (!stmt->status().ok()) return stmt->status().error();
     return std::optional<ApiTokenRecord>();
   }
-  ApiTokenRecord record = readRecord(*stmt);
-  if (record.expiresAt && nowSeconds >= *record.expiresAt) return std::optional<ApiTokenRecord>();
-  return std::optional<ApiTokenRecord>(std::move(record));
+  return std::optional<ApiTokenRecord>(readRecord(*stmt));
+}
+
+Result<std::optional<ApiTokenRecord>> ApiTokens::find(std::string_view authorization,
+                                                      int64_t nowSeconds) const {
+  const std::string_view token = bearerToken(authorization);
+  if (token.empty()) return std::optional<ApiTokenRecord>();
+  auto record = lookup(token);
+  if (!record.ok() || !*record) return record;
+  if ((*record)->expiresAt && nowSeconds >= *(*record)->expiresAt)
+    return std::optional<ApiTokenRecord>();
+  return record;
 }
 
 Result<std::variant<ApiTokenRecord, ApiAuthFailure>> ApiTokens::authenticate(
@@ -154,16 +161,10 @@ Result<std::variant<ApiTokenRecord, ApiAuthFailure>> ApiTokens::authenticate(
   if (authorization.empty()) return Outcome(ApiAuthFailure{"no Authorization header"});
   const std::string_view token = bearerToken(authorization);
   if (token.empty()) return Outcome(ApiAuthFailure{"not a Bearer credential"});
-  // Looked up by its hash: the secret is never compared byte by byte.
-  auto stmt = store_.database().prepare(
-      "SELECT name, created_at, expires_at, last_used_at, scope FROM api_tokens WHERE hash = ?");
-  if (!stmt.ok()) return stmt.error();
-  stmt->bind(1, tokenHash(token));
-  if (!stmt->step()) {
-    if (!stmt->status().ok()) return stmt->status().error();
-    return Outcome(ApiAuthFailure{"unknown token"});
-  }
-  ApiTokenRecord record = readRecord(*stmt);
+  auto found = lookup(token);
+  if (!found.ok()) return found.error();
+  if (!*found) return Outcome(ApiAuthFailure{"unknown token"});
+  ApiTokenRecord record = std::move(**found);
   if (record.expiresAt && nowSeconds >= *record.expiresAt)
     return Outcome(ApiAuthFailure{"expired token " + record.name});
   if (!record.lastUsedAt || nowSeconds - *record.lastUsedAt >= kLastUsedResolution) {

@@ -61,6 +61,9 @@ class ApiTokens {
                                              int64_t nowSeconds) const;
 
  private:
+  // The record of `token` (the secret itself), expired or not.
+  Result<std::optional<ApiTokenRecord>> lookup(std::string_view token) const;
+
   const FleetStore& store_;
 };
 

@@ -198,11 +198,7 @@ Result<Json> LocalFleetActions::decide(const DecisionRequest& request,
   if (auto s = checkRecordText(request.by, "by", 128, options_.names); !s.ok()) return s.error();
   auto resource = resourceArgument(request.resource);
   if (!resource.ok()) return resource.error();
-  auto host = store_.host(request.host);
-  if (!host.ok()) return host.error();
-  if (!*host)
-    return makeError(ErrorCode::kNotFound, "no host " + displaySafe(request.host) +
-                                               " (see `driftwatch-aggregator hosts list`)");
+  if (auto host = findHost(store_, request.host); !host.ok()) return host.error();
   const DriftDecision decision{.host = request.host,
                                .resource = *resource,
                                .reason = displaySafe(request.reason),
@@ -263,15 +259,7 @@ Result<Json> LocalFleetActions::removePolicies(const PolicyRemoval& removal) {
 
 Result<Json> LocalFleetActions::revokeHost(const std::string& id, const std::string& by) {
   if (auto s = checkRecordText(by, "by", 128, options_.names); !s.ok()) return s.error();
-  const auto find = [&]() -> Result<HostRecord> {
-    auto host = store_.host(id);
-    if (!host.ok()) return host.error();
-    if (!*host)
-      return makeError(ErrorCode::kNotFound,
-                       "no host " + displaySafe(id) + " (see `driftwatch-aggregator hosts list`)");
-    return std::move(**host);
-  };
-  if (auto h = find(); !h.ok()) return h.error();
+  if (auto h = findHost(store_, id); !h.ok()) return h.error();
   auto tx = store_.begin();
   if (!tx.ok()) return tx.error();
   auto revoked = store_.revokeHost(id, nowMs_() / 1000);
@@ -284,7 +272,7 @@ Result<Json> LocalFleetActions::revokeHost(const std::string& id, const std::str
   }
   if (auto s = tx->commit(); !s.ok()) return s.error();
   if (line) audit_.write(*line);
-  auto host = find();
+  auto host = findHost(store_, id);
   if (!host.ok()) return host.error();
   return Json{{"changed", *revoked}, {"host", hostJson(*host)}};
 }

@@ -86,8 +86,8 @@ Result<std::pair<std::string, std::string>> parseLabelFilter(std::string_view te
 LocalFleetReader::LocalFleetReader(const FleetStore& store, DriftFlagRules rules, Clock nowMs)
     : store_(store), rules_(rules), nowMs_(nowMs ? std::move(nowMs) : Clock(systemNowMs)) {}
 
-Result<HostRecord> LocalFleetReader::findHost(const std::string& id) const {
-  auto host = store_.host(id);
+Result<HostRecord> findHost(const FleetStore& store, const std::string& id) {
+  auto host = store.host(id);
   if (!host.ok()) return host.error();
   if (!*host)
     return makeError(ErrorCode::kNotFound,
@@ -114,14 +114,14 @@ Result<Json> LocalFleetReader::hosts() {
 }
 
 Result<Json> LocalFleetReader::host(const std::string& id) {
-  auto h = findHost(id);
+  auto h = findHost(store_, id);
   if (!h.ok()) return h.error();
   return hostJson(*h);
 }
 
 Result<Json> LocalFleetReader::history(const HistoryQuery& q) {
   if (auto s = positive(q.limit, "limit", FieldNames::kQueryParameters); !s.ok()) return s.error();
-  if (auto h = findHost(q.host); !h.ok()) return h.error();
+  if (auto h = findHost(store_, q.host); !h.ok()) return h.error();
   auto rows = store_.history(q.host, q.resource, static_cast<size_t>(q.limit));
   if (!rows.ok()) return rows.error();
   Json out = Json::array();
@@ -131,7 +131,7 @@ Result<Json> LocalFleetReader::history(const HistoryQuery& q) {
 }
 
 Result<Json> LocalFleetReader::gaps(const std::string& host) {
-  if (auto h = findHost(host); !h.ok()) return h.error();
+  if (auto h = findHost(store_, host); !h.ok()) return h.error();
   auto events = store_.coverage(host);
   if (!events.ok()) return events.error();
   return gapsJson(*events);
@@ -248,7 +248,7 @@ Result<Json> LocalFleetReader::alerts(const AlertQuery& q) {
   if (auto s = checkAlertQuery(q, FieldNames::kQueryParameters); !s.ok()) return s.error();
   if (auto s = positive(q.limit, "limit", FieldNames::kQueryParameters); !s.ok()) return s.error();
   if (!q.host.empty()) {
-    if (auto h = findHost(q.host); !h.ok()) return h.error();
+    if (auto h = findHost(store_, q.host); !h.ok()) return h.error();
   }
   AlertFilter filter;
   filter.status = q.status == "all" ? "" : q.status;

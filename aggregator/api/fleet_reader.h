@@ -64,6 +64,8 @@ Status checkDriftQuery(const DriftQuery& q, FieldNames names);
 Status checkAlertQuery(const AlertQuery& q, FieldNames names);
 // dead, pending, delivered or all.
 Status checkDeliveryStatus(std::string_view status, FieldNames names);
+// The enrolled host `id`, or kNotFound with a message that says how to list the hosts.
+Result<HostRecord> findHost(const FleetStore& store, const std::string& id);
 // "role=web" as a label filter; the error names the field.
 Result<std::pair<std::string, std::string>> parseLabelFilter(std::string_view text,
                                                              FieldNames names);
@@ -112,7 +114,6 @@ class LocalFleetReader : public FleetReader {
   Result<Json> maintenance(bool all) override;
 
  private:
-  Result<HostRecord> findHost(const std::string& id) const;
   Result<std::vector<PolicyVersion>> versionsOf(const std::string& name) const;
 
   const FleetStore& store_;

@@ -152,6 +152,29 @@ Result<std::string> stringField(const json& object, const char* name, size_t max
   return text;
 }
 
+// The "message" and "by" of a policy change; `by` is `defaultBy` when absent or empty.
+Status readRecordFields(const json& body, std::string_view defaultBy, std::string& message,
+                        std::string& by) {
+  auto m = stringField(body, "message", kMaxFieldBytes, "message", false);
+  if (!m.ok()) return m.error();
+  message = std::move(*m);
+  auto b = stringField(body, "by", kMaxFieldBytes, "by", false);
+  if (!b.ok()) return b.error();
+  by = b->empty() ? std::string(defaultBy) : std::move(*b);
+  return {};
+}
+
+// The array at `name`, of 1 to kMaxUploadedPolicies `what`.
+Result<const json*> listField(const json& body, const char* name, std::string_view what) {
+  const auto it = body.find(name);
+  if (it == body.end() || !it->is_array() || it->empty() || it->size() > kMaxUploadedPolicies)
+    return makeError(ErrorCode::kInvalidInput,
+                     "an array of 1 to " + std::to_string(kMaxUploadedPolicies) + " " +
+                         std::string(what) + " is required",
+                     name);
+  return &*it;
+}
+
 // "", or what gitCommitOf() records: a SHA-1 or SHA-256 commit id, with "+dirty".
 bool isGitCommit(std::string_view text) {
   if (text.empty()) return true;
@@ -188,21 +211,11 @@ Result<PolicyUpload> parsePolicyUpload(std::string_view contentType, std::string
   if (auto s = onlyKnown(*parsed, {"policies", "message", "by"}, "this endpoint"); !s.ok())
     return s.error();
   PolicyUpload out;
-  auto message = stringField(*parsed, "message", kMaxFieldBytes, "message", false);
-  if (!message.ok()) return message.error();
-  out.message = std::move(*message);
-  auto by = stringField(*parsed, "by", kMaxFieldBytes, "by", false);
-  if (!by.ok()) return by.error();
-  out.by = by->empty() ? std::string(defaultBy) : std::move(*by);
-  const auto policies = parsed->find("policies");
-  if (policies == parsed->end() || !policies->is_array() || policies->empty() ||
-      policies->size() > kMaxUploadedPolicies)
-    return makeError(
-        ErrorCode::kInvalidInput,
-        "an array of 1 to " + std::to_string(kMaxUploadedPolicies) + " policies is required",
-        "policies");
-  for (size_t i = 0; i < policies->size(); ++i) {
-    const json& p = (*policies)[i];
+  if (auto s = readRecordFields(*parsed, defaultBy, out.message, out.by); !s.ok()) return s.error();
+  auto policies = listField(*parsed, "policies", "policies");
+  if (!policies.ok()) return policies.error();
+  for (size_t i = 0; i < (*policies)->size(); ++i) {
+    const json& p = (**policies)[i];
     const std::string at = "policies[" + std::to_string(i) + "]";
     if (!p.is_object()) return makeError(ErrorCode::kInvalidInput, "must be an object", at);
     if (auto s = onlyKnown(p, {"path", "text", "baseline_path", "baseline", "git_commit"}, at);
@@ -250,21 +263,11 @@ Result<PolicyRemoval> parsePolicyRemoval(std::string_view contentType, std::stri
   if (auto s = onlyKnown(*parsed, {"names", "message", "by"}, "this endpoint"); !s.ok())
     return s.error();
   PolicyRemoval out;
-  auto message = stringField(*parsed, "message", kMaxFieldBytes, "message", false);
-  if (!message.ok()) return message.error();
-  out.message = std::move(*message);
-  auto by = stringField(*parsed, "by", kMaxFieldBytes, "by", false);
-  if (!by.ok()) return by.error();
-  out.by = by->empty() ? std::string(defaultBy) : std::move(*by);
-  const auto names = parsed->find("names");
-  if (names == parsed->end() || !names->is_array() || names->empty() ||
-      names->size() > kMaxUploadedPolicies)
-    return makeError(
-        ErrorCode::kInvalidInput,
-        "an array of 1 to " + std::to_string(kMaxUploadedPolicies) + " policy names is required",
-        "names");
-  for (size_t i = 0; i < names->size(); ++i) {
-    const json& n = (*names)[i];
+  if (auto s = readRecordFields(*parsed, defaultBy, out.message, out.by); !s.ok()) return s.error();
+  auto names = listField(*parsed, "names", "policy names");
+  if (!names.ok()) return names.error();
+  for (size_t i = 0; i < (*names)->size(); ++i) {
+    const json& n = (**names)[i];
     if (!n.is_string() || n.get_ref<const std::string&>().empty() ||
         n.get_ref<const std::string&>().size() > 256)
       return makeError(ErrorCode::kInvalidInput, "must be a policy name (a string)",

@@ -34,15 +34,6 @@ Result<AdminStore> openAdminStore(const CommonArgs& args) {
   return AdminStore{std::move(*config), std::move(*store)};
 }
 
-Result<HostRecord> findHost(const FleetStore& store, const std::string& id) {
-  auto host = store.host(id);
-  if (!host.ok()) return host.error();
-  if (!*host)
-    return makeError(ErrorCode::kNotFound,
-                     "no host " + displaySafe(id) + " (see `driftwatch-aggregator hosts list`)");
-  return std::move(**host);
-}
-
 std::string whoAmI() {
   if (const char* sudoUser = std::getenv("SUDO_USER"); sudoUser != nullptr && *sudoUser != 0)
     return displaySafe(sudoUser);

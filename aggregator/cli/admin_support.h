@@ -44,9 +44,6 @@ struct AdminStore {
 };
 Result<AdminStore> openAdminStore(const CommonArgs& args);
 
-// The enrolled host `id`, or an error that says how to list the hosts.
-Result<HostRecord> findHost(const FleetStore& store, const std::string& id);
-
 // Where read-only commands read: the local fleet store, or the admin API of the aggregator that
 // --server (or DRIFTWATCH_SERVER) names, with the API token from --token-file, --token or
 // DRIFTWATCH_TOKEN. The store, when local, lives as long as the reader.
