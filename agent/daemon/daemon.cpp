@@ -133,6 +133,7 @@ class Daemon::Impl {
  private:
   // A full scan: every file rule, as one background job each.
   struct FullScan {
+    uint64_t seq = 0;  // 1, 2, ... in the order scans start
     std::string kind;
     bool deep = false;
     int64_t startedAt = 0;
@@ -251,6 +252,10 @@ class Daemon::Impl {
   std::mutex heldMutex_;
   std::string heldHost_;       // under heldMutex_
   uint64_t heldRevision_ = 0;  // under heldMutex_
+  // A new bundle counts as held (what the uploader tells the aggregator) once a full scan that
+  // started after it was applied has finished: only then are its paths observed.
+  uint64_t scansStarted_ = 0;
+  std::optional<uint64_t> holdAfterScan_;
   int64_t fetchedAtMs_ = 0;
   std::optional<std::pair<int64_t, std::string>> lastRefusal_;
   std::optional<int64_t> rulesGap_;
@@ -547,7 +552,7 @@ void Daemon::Impl::onRules(RulesFetch fetch) {
     } else {
       // Written first: a restart right after this uses these rules, never older ones.
       fleet_ = std::move(bundle);
-      noteHeld();
+      holdAfterScan_ = scansStarted_ + 1;  // the scan enforce() starts (or queues) below
       fetchedAtMs_ = fetch.atMs;
       std::string names;
       for (const auto& p : fleet_->bundle.policies)
@@ -780,6 +785,7 @@ void Daemon::Impl::startFullScan(const std::string& kind, bool deep, std::option
     return;
   }
   fullScan_ = std::make_unique<FullScan>();
+  fullScan_->seq = ++scansStarted_;
   fullScan_->kind = deep ? "deep" : kind;
   fullScan_->deep = deep;
   fullScan_->startedAt = unixNow();
@@ -804,6 +810,10 @@ void Daemon::Impl::finishScanJob(FullScan* full, bool cancelled) {
                         std::to_string(now - full->startedAt) + "s");
   closeGaps(full->gapsToClose);
   if (overflowGap_ && full->gapsToClose.contains(*overflowGap_)) overflowGap_.reset();
+  if (holdAfterScan_ && full->seq >= *holdAfterScan_) {
+    holdAfterScan_.reset();
+    noteHeld();
+  }
   fullScan_.reset();
   writeAlive();
   // A full scan's transient memory (walk state, batches) is freed by now; hand it back to the

@@ -52,8 +52,8 @@ int64_t unixMs() {
 
 }  // namespace
 
-bool Uploader::fetchRules(HttpsClient& client, const std::string& hostId,
-                          const std::string& rulesKey) {
+uint64_t Uploader::fetchRules(HttpsClient& client, const std::string& hostId,
+                              const std::string& rulesKey) {
   const uint64_t held = options_.rulesRevision(hostId);
   const auto refused = [&](std::string why) {
     RulesFetch f;
@@ -61,11 +61,11 @@ bool Uploader::fetchRules(HttpsClient& client, const std::string& hostId,
     f.reason = std::move(why);
     f.atMs = unixMs();
     options_.onRules(std::move(f));
-    return false;
+    return uint64_t{0};
   };
   auto reply = client.post("/v1/rules", wire::encode(wire::RulesRequest{hostId, held}), kProtobuf);
   // Unreachable: the report that follows says so, and the next one asks again.
-  if (!reply.ok()) return false;
+  if (!reply.ok()) return 0;
   if (reply->status != 200 || reply->contentType != kProtobuf) {
     return refused("the aggregator answered HTTP " + std::to_string(reply->status) + ": " +
                    replyText(*reply));
@@ -76,7 +76,7 @@ bool Uploader::fetchRules(HttpsClient& client, const std::string& hostId,
     RulesFetch f;
     f.atMs = unixMs();
     options_.onRules(std::move(f));
-    return false;
+    return 0;
   }
   auto verified = verifyRuleBundle(std::move(answer->bundle), std::move(answer->signature),
                                    rulesKey, hostId, held);
@@ -84,9 +84,10 @@ bool Uploader::fetchRules(HttpsClient& client, const std::string& hostId,
   RulesFetch f;
   f.kind = RulesFetch::Kind::kBundle;
   f.bundle = std::move(verified).value();
+  const uint64_t revision = f.bundle->bundle.revision;
   f.atMs = unixMs();
   options_.onRules(std::move(f));
-  return true;
+  return revision;
 }
 
 Uploader::Uploader(UploaderOptions options, LogFn log)
@@ -151,13 +152,25 @@ void Uploader::run() {
   auto lastQuotaCheck = Clock::time_point{};
   auto lastBacklogDrop = Clock::time_point{};
   auto lastRules = Clock::time_point{};
-  bool rulesDue = false;  // right after an enrollment is loaded
-  // After a new bundle: ask again once its paths are observed and reported, so that the
-  // aggregator learns the agent holds it (until then it does not judge what the agent has not
-  // reported as absent) without waiting for a heartbeat.
+  bool firstRules = false;  // right after an enrollment is loaded, before anything is sent
+  bool rulesDue = false;    // after reports
+  // After a new bundle: ask again once the daemon holds it and nothing is left to send, so that
+  // the aggregator learns the agent observes its paths (until then it does not judge what the
+  // agent has not reported as absent) without waiting for a heartbeat.
   constexpr auto kNoConfirm = Clock::time_point::max();
   Clock::time_point confirmRulesAt = kNoConfirm;
+  uint64_t confirmRevision = 0;
   const bool wantRules = options_.onRules && options_.rulesRevision;
+  const auto canAskRules = [&] {
+    return wantRules && identity && !identity->rulesPublicKey.empty();
+  };
+  const auto askRules = [&] {
+    firstRules = rulesDue = false;
+    lastRules = Clock::now();
+    confirmRulesAt = kNoConfirm;
+    confirmRevision = fetchRules(*client, identity->hostId, identity->rulesPublicKey);
+    if (confirmRevision != 0) confirmRulesAt = lastRules + kRulesEvery;
+  };
 
   const auto setClient = [&](std::unique_ptr<HttpsClient> c) {
     std::lock_guard lock(mutex_);
@@ -220,7 +233,9 @@ void Uploader::run() {
           o.userAgent = "driftwatch-agent/" + options_.agentVersion;
           o.maxReplyBytes = wire::kMaxRulesReplyBytes;  // a rule bundle may carry baselines
           setClient(std::make_unique<HttpsClient>(o));
-          rulesDue = true;
+          firstRules = true;
+          rulesDue = false;
+          confirmRulesAt = kNoConfirm;
           backoff = milliseconds(0);
           lastFailure.clear();
           log_("info", "reporting to " + identity->server.str() + " as host " + identity->hostId);
@@ -242,14 +257,9 @@ void Uploader::run() {
       continue;
     }
 
-    if (wantRules && !identity->rulesPublicKey.empty() &&
-        (rulesDue ||
-         Clock::now() - lastRules >= std::max(options_.heartbeatInterval, kRulesEvery))) {
-      rulesDue = false;
-      lastRules = Clock::now();
-      confirmRulesAt = kNoConfirm;
-      if (fetchRules(*client, identity->hostId, identity->rulesPublicKey))
-        confirmRulesAt = lastRules + kRulesEvery;
+    // The first rules come before the first report, so that it covers their paths.
+    if (firstRules && canAskRules()) {
+      askRules();
       if (stopping()) break;
     }
 
@@ -277,14 +287,25 @@ void Uploader::run() {
       continue;
     }
     if (!*batch) {
-      // Nothing to send: what the new rules' scan found has been reported.
-      if (confirmRulesAt != kNoConfirm && Clock::now() >= confirmRulesAt) {
-        rulesDue = true;
-        continue;
+      // Nothing left to send: what the agent observed under the rules it holds has been
+      // reported, so the revision it names now is one the aggregator may judge by.
+      if (canAskRules()) {
+        bool confirmDue = confirmRulesAt != kNoConfirm && Clock::now() >= confirmRulesAt;
+        if (confirmDue && options_.rulesRevision(identity->hostId) < confirmRevision) {
+          // Not held (refused, or not applied yet): the regular requests carry on.
+          confirmRulesAt = kNoConfirm;
+          confirmDue = false;
+        }
+        if (rulesDue || confirmDue ||
+            Clock::now() - lastRules >= std::max(options_.heartbeatInterval, kRulesEvery)) {
+          askRules();
+          if (stopping()) break;
+          continue;
+        }
       }
       auto wait = std::chrono::duration_cast<milliseconds>(options_.heartbeatInterval -
                                                            (Clock::now() - lastReport));
-      if (confirmRulesAt != kNoConfirm)
+      if (confirmRulesAt != kNoConfirm && canAskRules())
         wait =
             std::min(wait, std::chrono::duration_cast<milliseconds>(confirmRulesAt - Clock::now()));
       if (waitForWork(std::max(wait, milliseconds(1)))) pause(options_.batchDelay);

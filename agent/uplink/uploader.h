@@ -82,8 +82,9 @@ class Uploader {
   // Sleeps unless stopped; wake-ups do not cut it short.
   void pause(std::chrono::milliseconds duration);
   // One request for fleet rules with the session's client and identity.
-  // True when the answer was a new bundle (the daemon applies it and observes its paths).
-  bool fetchRules(HttpsClient& client, const std::string& hostId, const std::string& rulesKey);
+  // The revision of a new bundle in the answer (the daemon applies it and observes its paths),
+  // else 0.
+  uint64_t fetchRules(HttpsClient& client, const std::string& hostId, const std::string& rulesKey);
 
   UploaderOptions options_;
   LogFn log_;

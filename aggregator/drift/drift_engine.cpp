@@ -233,10 +233,6 @@ Result<Judgement> DriftEngine::judge(const HostRecord& host,
   if (!id.ok()) return out;  // not a resource name any rule can declare
   auto stored = store_.resource(host.id, resource);
   if (!stored.ok()) return stored.error();
-  if (!*stored && rulesBehind) {
-    out.unobserved = true;
-    return out;
-  }
   const std::string& name = id->name;
 
   const auto found = [&](std::optional<DriftItem> item, const DesiredPolicy* p) {
@@ -309,6 +305,12 @@ Result<Judgement> DriftEngine::judge(const HostRecord& host,
       }
       break;
     }
+  }
+  // Drift on a resource the agent may not observe yet is not known: no item opens, and one that
+  // is open stays. (No drift is known either way: a resource no policy wants any more resolves.)
+  if (!*stored && rulesBehind && out.item) {
+    out = Judgement{};
+    out.unobserved = true;
   }
   return out;
 }
@@ -460,11 +462,17 @@ Status DriftEngine::onResourcesChanged(const HostRecord& host,
                   DriftDirection::kManaged, now, true);
 }
 
-Status DriftEngine::onHostReplaced(const HostRecord& host, int64_t now) {
+Status DriftEngine::onHostReplaced(const HostRecord& host, int64_t now,
+                                   const std::vector<std::string>& dropped) {
   if (auto s = desired_.refresh(store_); !s.ok()) return s;
   auto resources = covered(host, desired_.selecting(host.labels));
   if (!resources.ok()) return resources.error();
-  // A snapshot lists what is present: what it lacks is absent only if the agent observes it.
+  // A snapshot lists what is present: what it lacks is absent only if the agent observes it,
+  // except what it reported before and no longer has, which it did observe.
+  const std::set<std::string> gone(dropped.begin(), dropped.end());
+  for (const auto& r : gone)
+    resources->erase(r);
+  if (auto s = evaluate(host, gone, DriftDirection::kManaged, now, false); !s.ok()) return s;
   auto behind = rulesBehind(host);
   if (!behind.ok()) return behind.error();
   return evaluate(host, *resources, DriftDirection::kManaged, now, *behind);
@@ -475,8 +483,11 @@ Status DriftEngine::onRulesCaughtUp(const HostRecord& host, int64_t now) {
   if (auto s = desired_.refresh(store_); !s.ok()) return s;
   auto resources = covered(host, desired_.selecting(host.labels));
   if (!resources.ok()) return resources.error();
-  // What opens now is what a definition asks and the host does not have.
-  return evaluate(host, *resources, DriftDirection::kDefinition, now, false);
+  // What opens now is what a definition asks and the host does not have. Asked again here, in
+  // the caller's transaction: a version stored since the agent's request is not held yet.
+  auto behind = rulesBehind(host);
+  if (!behind.ok()) return behind.error();
+  return evaluate(host, *resources, DriftDirection::kDefinition, now, *behind);
 }
 
 Status DriftEngine::onPoliciesChanged(const std::set<std::string>& policies, int64_t now) {
@@ -496,6 +507,8 @@ Status DriftEngine::onPoliciesChanged(const std::set<std::string>& policies, int
   }
   auto hosts = store_.hosts();
   if (!hosts.ok()) return hosts.error();
+  auto revision = store_.rulesRevision();
+  if (!revision.ok()) return revision.error();
   for (const auto& host : *hosts) {
     // A host that never reported has no actual state yet: not "everything absent". Its first
     // snapshot judges it in full.
@@ -509,9 +522,8 @@ Status DriftEngine::onPoliciesChanged(const std::set<std::string>& policies, int
     if (!resources.ok()) return resources.error();
     // The new versions reach the agent with its next rules request: until then, a resource
     // it never reported may just not be observed yet (a path the new version adds).
-    auto behind = rulesBehind(host);
-    if (!behind.ok()) return behind.error();
-    if (auto s = evaluate(host, *resources, DriftDirection::kDefinition, now, *behind); !s.ok())
+    const bool behind = host.rulesRevision < *revision;
+    if (auto s = evaluate(host, *resources, DriftDirection::kDefinition, now, behind); !s.ok())
       return s;
   }
   return {};

@@ -98,8 +98,8 @@ class DesiredState {
 struct Judgement {
   std::optional<model::DriftItem> item;
   const DesiredPolicy* source = nullptr;
-  // Nothing is known: the host never reported the resource and its agent does not hold the
-  // newest fleet rules yet, so it may not observe it. Its items stay as they are.
+  // Nothing is known: the host has no state for the resource and its agent does not hold the
+  // newest fleet rules yet, so it may not observe it. No item opens; an open one stays.
   bool unobserved = false;
 };
 
@@ -113,8 +113,10 @@ class DriftEngine {
   // observing, which stay unjudged when gone. `now` is the aggregator's clock, ms.
   Status onResourcesChanged(const HostRecord& host, const std::vector<std::string>& resources,
                             int64_t now, const std::vector<std::string>& unobserved = {});
-  // After a snapshot replaced the host's stored state.
-  Status onHostReplaced(const HostRecord& host, int64_t now);
+  // After a snapshot replaced the host's stored state; `dropped`: what the host had reported and
+  // the snapshot no longer has (observed gone, judged even while its rules are behind).
+  Status onHostReplaced(const HostRecord& host, int64_t now,
+                        const std::vector<std::string>& dropped = {});
   // After the host's agent said it holds the newest fleet rules (host.rulesRevision): what it
   // never reported is now absent, not unobserved, so everything its policies cover is judged.
   Status onRulesCaughtUp(const HostRecord& host, int64_t now);

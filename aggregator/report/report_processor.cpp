@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <map>
 #include <optional>
 #include <utility>
 
@@ -192,7 +193,9 @@ HttpResponse ReportProcessor::process(const HttpRequest& request) {
   std::string mismatch;
   std::vector<std::string> touched;     // by a delta batch: what the drift engine judges again
   std::vector<std::string> unobserved;  // of those, what the agent stopped observing
-  bool replaced = false;                // by a snapshot's last part: everything is judged again
+  std::vector<std::string> dropped;     // what a snapshot no longer has
+  std::map<std::string, std::string> lastState;  // a delta batch's last state per resource
+  bool replaced = false;  // by a snapshot's last part: everything is judged again
   const auto failed = [&](const Error& e) {
     std::fprintf(stderr, "driftwatch-aggregator: error: %s\n", e.describe().c_str());
     return refused(503, "the fleet store failed; retry later");
@@ -239,6 +242,7 @@ HttpResponse ReportProcessor::process(const HttpRequest& request) {
           if (auto s = store_.appendHistory(h.id, current[i].first, "absent", now, batch->seq, now);
               !s.ok())
             return failed(s.error());
+          dropped.push_back(current[i].first);
           ++i;
         }
         const bool same = i < current.size() && current[i].first == resource &&
@@ -258,6 +262,7 @@ HttpResponse ReportProcessor::process(const HttpRequest& request) {
         if (auto s = store_.appendHistory(h.id, current[i].first, "absent", now, batch->seq, now);
             !s.ok())
           return failed(s.error());
+        dropped.push_back(current[i].first);
       }
       if (auto s = store_.clearStaging(h.id); !s.ok()) return failed(s.error());
       h.snapshotNext.reset();
@@ -275,8 +280,12 @@ HttpResponse ReportProcessor::process(const HttpRequest& request) {
     for (const auto& d : batch->deltas) {
       if (auto s = applyDelta(store_, h.id, d, batch->seq, now, stateDigest); !s.ok())
         return failed(s.error());
-      (d.state == "unobserved" ? unobserved : touched).push_back(d.resource);
+      lastState[d.resource] = d.state;
     }
+    // A resource is judged by its last delta in the batch: gone because the agent stopped
+    // observing it, or observed (present or absent).
+    for (const auto& [resource, state] : lastState)
+      (state == "unobserved" ? unobserved : touched).push_back(resource);
     if (stateDigest.bytes() != batch->stateDigest) mismatch = "delta";
   }
 
@@ -291,7 +300,7 @@ HttpResponse ReportProcessor::process(const HttpRequest& request) {
   }
 
   // In this report's savepoint: the drift commits with the state it was judged from, or not.
-  if (auto s = replaced ? drift_.onHostReplaced(h, now)
+  if (auto s = replaced ? drift_.onHostReplaced(h, now, dropped)
                         : drift_.onResourcesChanged(h, touched, now, unobserved);
       !s.ok())
     return failed(s.error());

@@ -23,18 +23,19 @@ int64_t nowMs() {
 }  // namespace
 
 Status RulesService::recordHeld(const HostRecord& host, uint64_t held, uint64_t newest) {
-  // An agent ahead of us (a store restored from an older copy) holds no more than we have.
-  const auto revision = static_cast<int64_t>(std::min(held, newest));
-  if (revision <= host.rulesRevision) return {};
+  // An agent ahead of us (a store restored from an older copy) holds rules of another history:
+  // recorded as holding none of ours. An agent that went back (its stored bundle refused at
+  // start) is recorded as it is: what it does not observe must not be judged absent.
+  const int64_t revision = held > newest ? 0 : static_cast<int64_t>(held);
+  if (revision == host.rulesRevision) return {};
   auto tx = store_.begin();
   if (!tx.ok()) return tx.error();
-  if (auto raised = store_.raiseRulesRevision(host.id, revision); !raised.ok())
-    return raised.error();
-  const bool caughtUp = static_cast<uint64_t>(revision) == newest;
+  if (auto s = store_.setRulesRevision(host.id, revision); !s.ok()) return s;
+  const bool caughtUp = revision > host.rulesRevision && static_cast<uint64_t>(revision) == newest;
   if (caughtUp) {
-    HostRecord now = host;
-    now.rulesRevision = revision;
-    if (auto s = drift_.onRulesCaughtUp(now, nowMs()); !s.ok()) return s;
+    HostRecord holding = host;
+    holding.rulesRevision = revision;
+    if (auto s = drift_.onRulesCaughtUp(holding, nowMs()); !s.ok()) return s;
   }
   if (auto s = tx->commit(); !s.ok()) return s;
   if (caughtUp && committed_) committed_();
@@ -76,10 +77,10 @@ HttpResponse RulesService::handle(const HttpRequest& request) {
 
   auto revision = rulesRevision(store_);
   if (!revision.ok()) return text(503, "the fleet store is unavailable; retry later");
-  if (auto s = recordHeld(h, asked->haveRevision, *revision); !s.ok()) {
+  // A failure here is the aggregator's: the agent still gets its answer, and its next request
+  // records the revision again.
+  if (auto s = recordHeld(h, asked->haveRevision, *revision); !s.ok())
     std::fprintf(stderr, "driftwatch-aggregator: error: %s\n", s.error().describe().c_str());
-    return text(503, "the fleet store failed; retry later");
-  }
   wire::RulesResponse answer;
   answer.revision = *revision;
   // An agent ahead of us (our store was restored from an older copy) gets the bundle too, and

@@ -421,12 +421,10 @@ Result<bool> FleetStore::revokeHost(std::string_view id, int64_t at) const {
   return db_.changes() > 0;
 }
 
-Result<bool> FleetStore::raiseRulesRevision(std::string_view id, int64_t revision) const {
-  auto stmt = cached("UPDATE hosts SET rules_revision = ? WHERE id = ? AND rules_revision < ?");
+Status FleetStore::setRulesRevision(std::string_view id, int64_t revision) const {
+  auto stmt = cached("UPDATE hosts SET rules_revision = ? WHERE id = ?");
   if (!stmt.ok()) return stmt.error();
-  if (auto s = (*stmt)->bind(1, revision).bind(2, id).bind(3, revision).run(); !s.ok())
-    return s.error();
-  return db_.changes() > 0;
+  return (*stmt)->bind(1, revision).bind(2, id).run();
 }
 
 Status FleetStore::touchHost(std::string_view id, int64_t lastSeen,

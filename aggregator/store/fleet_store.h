@@ -167,9 +167,8 @@ class FleetStore {
   Result<bool> hostWithKeyExists(std::string_view publicKey) const;
   // Returns false when there is no such host or it was revoked already.
   Result<bool> revokeHost(std::string_view id, int64_t at) const;
-  // Records that the host's agent holds fleet rules `revision`; false when it was known already
-  // (a revision never goes back).
-  Result<bool> raiseRulesRevision(std::string_view id, int64_t revision) const;
+  // Records the fleet rules revision the host's agent says it holds (0: none of ours).
+  Status setRulesRevision(std::string_view id, int64_t revision) const;
   Status touchHost(std::string_view id, int64_t lastSeen, std::string_view address) const;
   Status advanceChain(const HostRecord& host) const;  // lastSeq, lastDigest, stateDigest, ...
 

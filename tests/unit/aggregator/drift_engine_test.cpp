@@ -401,7 +401,7 @@ TEST_CASE("what a host's agent does not observe yet is not drift, once it holds 
   // The agent says it holds the newest rules: /etc/issue, still unreported, is absent.
   auto revision = f.store->rulesRevision();
   REQUIRE(revision.ok());
-  REQUIRE(f.store->raiseRulesRevision("web1", *revision).ok());
+  REQUIRE(f.store->setRulesRevision("web1", *revision).ok());
   HostRecord caughtUp = h;
   caughtUp.rulesRevision = *revision;
   REQUIRE(f.engine.onRulesCaughtUp(caughtUp, 13'000).ok());
@@ -426,4 +426,31 @@ TEST_CASE("a resource the agent stops observing is not judged absent") {
   // Whereas "absent" does.
   f.changed(h, {kMotd}, 13'000);
   CHECK(f.all("open").size() == 1);
+}
+
+TEST_CASE("while a host's rules are behind, drift it had still resolves and what it drops counts") {
+  Fleet f;
+  f.apply("web", kMotdPolicy, 10'000);
+  auto revision = f.store->rulesRevision();
+  REQUIRE(revision.ok());
+  HostRecord h = f.behind("web1", kWeb, *revision);
+  // Caught up, with no /etc/motd: removed.
+  REQUIRE(f.engine.onRulesCaughtUp(h, 11'000).ok());
+  REQUIRE(f.item("web1", kMotd));
+  CHECK(f.item("web1", kMotd)->status == "open");
+  // The policy goes: the host is behind the removal's revision, and the item resolves anyway.
+  const auto removed =
+      aggregator::removePolicies(*f.store, *f.audit, {"web"}, "alice", "gone", 12, nullptr);
+  REQUIRE(removed.ok());
+  CHECK(f.item("web1", kMotd)->status == "resolved");
+
+  // A snapshot that no longer has what the host reported before: that was observed.
+  f.apply("web", kMotdPolicy, 20'000);
+  f.put(h, kMotd, kMode0644);
+  f.changed(h, {kMotd}, 21'000);
+  CHECK(f.all("open").empty());
+  REQUIRE(f.store->removeResource("web1", kMotd).ok());
+  REQUIRE(f.engine.onHostReplaced(h, 22'000, {kMotd}).ok());
+  REQUIRE(f.all("open").size() == 1);
+  CHECK(f.item("web1", kMotd)->change == "removed");
 }

@@ -45,7 +45,7 @@ struct Fleet : StoreFixture {
     REQUIRE(store->advanceChain(h).ok());
     // And as if its agent held every fleet rule there will be: what it has not reported is
     // absent. (Tests of a host whose agent is behind lower it: behind().)
-    REQUIRE(store->raiseRulesRevision(id, kAllRules).ok());
+    REQUIRE(store->setRulesRevision(id, kAllRules).ok());
     h.rulesRevision = kAllRules;
     return h;
   }

@@ -214,7 +214,12 @@ TEST_CASE("the revision an agent holds is recorded, holding the newest judges wh
   REQUIRE(motd());
   CHECK(motd()->direction == "definition");
   CHECK(motd()->change == "removed");
-  // A revision beyond ours (a store restored from an older copy) is not believed.
+  // A revision beyond ours (a store restored from an older copy) is rules of another history:
+  // the agent holds none of ours. One that went back is recorded as it is.
   CHECK(r.answer(r.ask(h, "web1", 99)).status == wire::RulesStatus::kBundle);
+  CHECK(host().rulesRevision == 0);
+  CHECK(r.answer(r.ask(h, "web1", 1)).status == wire::RulesStatus::kUnchanged);
   CHECK(host().rulesRevision == 1);
+  CHECK(r.answer(r.ask(h, "web1", 0)).status == wire::RulesStatus::kBundle);
+  CHECK(host().rulesRevision == 0);
 }
