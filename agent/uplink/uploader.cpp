@@ -21,6 +21,8 @@ constexpr milliseconds kEnrollmentPoll{5000};
 constexpr milliseconds kQuotaCheckEvery{30'000};
 constexpr milliseconds kFirstRetry{1000};
 constexpr milliseconds kRulesEvery{5000};  // the shortest time between two requests for rules
+// Rules are asked for when the outbox is empty; a host that is never idle asks this often.
+constexpr milliseconds kRulesEvenWhenBusy{60'000};
 constexpr std::string_view kProtobuf = "application/x-protobuf";
 
 // What identifies the enrollment file's version: a new enrollment replaces the file.
@@ -257,8 +259,10 @@ void Uploader::run() {
       continue;
     }
 
-    // The first rules come before the first report, so that it covers their paths.
-    if (firstRules && canAskRules()) {
+    // The first rules come before the first report, so that it covers their paths. A host
+    // whose outbox never empties (a steady stream of changes) still asks now and then.
+    if (canAskRules() &&
+        (firstRules || (rulesDue && Clock::now() - lastRules >= kRulesEvenWhenBusy))) {
       askRules();
       if (stopping()) break;
     }
