@@ -316,6 +316,7 @@ HttpResponse AdminApi::act(const HttpRequest& request, const ApiTokenRecord& tok
   options.names = FieldNames::kQueryParameters;
   options.alertSettle = options_.alertSettle;
   options.flagRules = options_.flagRules;
+  options.alertsChanged = options_.alertsChanged;
   LocalFleetActions actions(store_, audit_, std::move(options), nowMs_);
 
   if (seg[2] == "maintenance") {

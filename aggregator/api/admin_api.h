@@ -17,6 +17,7 @@
 // Endpoints: docs/aggregator.md, "Admin API".
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,6 +42,7 @@ inline constexpr size_t kMaxAdminUploadBytes = 32u << 20;
 struct AdminApiOptions {
   DriftFlagRules flagRules;                                         // creep_after, ...
   std::chrono::milliseconds alertSettle{std::chrono::seconds(30)};  // alerts.settle
+  std::function<void()> alertsChanged{};                            // see LocalActionOptions
 };
 
 class AdminApi {

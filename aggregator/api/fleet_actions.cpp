@@ -178,7 +178,12 @@ Result<Json> LocalFleetActions::retryDelivery(int64_t deliveryId, const std::str
   if (!line.ok()) return line.error();
   if (auto s = tx->commit(); !s.ok()) return s.error();
   audit_.write(*line);
+  alertsChanged();
   return deliveryJson(**d);
+}
+
+void LocalFleetActions::alertsChanged() const {
+  if (options_.alertsChanged) options_.alertsChanged();
 }
 
 Result<Json> LocalFleetActions::accept(const DecisionRequest& request) {
@@ -221,6 +226,7 @@ Result<Json> LocalFleetActions::decide(const DecisionRequest& request,
   if (!line.ok()) return line.error();
   if (auto s = tx->commit(); !s.ok()) return s.error();
   audit_.write(*line);
+  alertsChanged();
   return driftJson(*decided, driftFlags(*decided, options_.flagRules, decision.at));
 }
 
@@ -237,6 +243,7 @@ Result<Json> LocalFleetActions::applyPolicies(const PolicyUpload& upload) {
                              .actor = options_.actor};
   auto outcome = aggregator::applyPolicies(store_, audit_, request);
   if (!outcome.ok()) return outcome.error();
+  alertsChanged();
   Json out = Json::array();
   for (const auto& o : *outcome)
     out.push_back({{"name", o.name}, {"version", o.version}, {"changed", o.changed}});
@@ -251,6 +258,7 @@ Result<Json> LocalFleetActions::removePolicies(const PolicyRemoval& removal) {
       aggregator::removePolicies(store_, audit_, removal.names, displaySafe(removal.by),
                                  removal.message, nowMs_() / 1000, &alerts, options_.actor);
   if (!outcome.ok()) return outcome.error();
+  alertsChanged();
   Json out = Json::array();
   for (const auto& o : *outcome)
     out.push_back({{"name", o.name}, {"version", o.version}, {"removed", true}});
@@ -320,6 +328,7 @@ Result<Json> LocalFleetActions::endMaintenance(int64_t id, const std::string& by
   if (!line.ok()) return line.error();
   if (auto s = tx->commit(); !s.ok()) return s.error();
   audit_.write(*line);
+  alertsChanged();  // held alerts are due now
   window->endsAt = std::max(window->startsAt, now);
   return maintenanceJson(*window, now);
 }

@@ -106,6 +106,10 @@ struct LocalActionOptions {
   FieldNames names = FieldNames::kFlags;                            // how errors name the fields
   std::chrono::milliseconds alertSettle{std::chrono::seconds(30)};  // alerts.settle
   DriftFlagRules flagRules;
+  // Called after an action that may change what the alert dispatcher has to do committed (a
+  // resolved alert to announce, a delivery due, held alerts released): a serving aggregator
+  // wakes its alert worker rather than letting it find out at its next poll.
+  std::function<void()> alertsChanged{};
 };
 
 class LocalFleetActions : public FleetActions {
@@ -126,6 +130,7 @@ class LocalFleetActions : public FleetActions {
 
  private:
   Result<Json> decide(const DecisionRequest& request, std::optional<int64_t> until);
+  void alertsChanged() const;
 
   const FleetStore& store_;
   AuditLog& audit_;

@@ -79,7 +79,9 @@ int runServe(const ServeArgs& args) {
   if (!gate.ok()) return fail(gate.error());
   const Metrics metrics = fleetMetrics(*store, config->alerts.hostSilentAfter.count());
   AdminApi admin(*store, *audit, metrics,
-                 {.flagRules = flagRulesOf(*config), .alertSettle = config->alerts.settle});
+                 {.flagRules = flagRulesOf(*config),
+                  .alertSettle = config->alerts.settle,
+                  .alertsChanged = [&] { (*alertWorker)->wake(); }});
   FleetApi api(*store, *audit, enrollment, reports, rules, &*gate, &admin);
 
   HttpsServerOptions options;

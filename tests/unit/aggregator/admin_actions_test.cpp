@@ -599,3 +599,30 @@ TEST_CASE("request bodies: depth and size are checked before a tree is built") {
   CHECK_FALSE(upload("", "/p\x1b[2J.yaml").ok());
   CHECK_FALSE(upload("", "").ok());
 }
+
+TEST_CASE("fleet actions: a committed action wakes the alert worker, a refused one does not") {
+  ActionFleet f;
+  int wakes = 0;
+  LocalActionOptions options;
+  options.alertsChanged = [&] { ++wakes; };
+  LocalFleetActions actions(*f.store, *f.audit, options, [] { return kNowMs; });
+  const DecisionRequest accept{.host = "web1",
+                               .resource = "/etc/motd",
+                               .reason = "r",
+                               .by = "carol",
+                               .until = "",
+                               .forDuration = ""};
+  REQUIRE(actions.accept(accept).ok());
+  CHECK(wakes == 1);
+  CHECK_FALSE(actions
+                  .accept(DecisionRequest{.host = "nosuch",
+                                          .resource = "/x",
+                                          .reason = "r",
+                                          .by = "carol",
+                                          .until = "",
+                                          .forDuration = ""})
+                  .ok());
+  CHECK(wakes == 1);
+  REQUIRE(actions.retryDelivery(f.dead, "carol").ok());
+  CHECK(wakes == 2);
+}
