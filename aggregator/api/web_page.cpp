@@ -38,8 +38,9 @@ async function api(path, params, post) {
   const query = new URLSearchParams();
   Object.entries(params || {}).forEach(([k, v]) => { if (v) query.set(k, v); });
   const url = path + (query.toString() ? '?' + query.toString() : '');
+  const token = sessionStorage.getItem('driftwatch-token');
   const init = {
-    headers: {Authorization: 'Bearer ' + sessionStorage.getItem('driftwatch-token')},
+    headers: {Authorization: 'Bearer ' + token},
     cache: 'no-store', credentials: 'omit'};
   if (post) {
     init.method = 'POST';
@@ -48,6 +49,8 @@ async function api(path, params, post) {
   }
   const res = await fetch(url, init);
   const body = await res.json().catch(() => ({error: 'HTTP ' + res.status}));
+  // An answer that arrives after Sign out (or another sign-in) is for nobody on this page now.
+  if (sessionStorage.getItem('driftwatch-token') !== token) throw new Error('signed out');
   if (res.status === 401) { signOut('The token was refused: ' + body.error); throw new Error(body.error); }
   if (!res.ok) throw new Error(body.error || ('HTTP ' + res.status));
   return body;
