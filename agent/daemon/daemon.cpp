@@ -252,6 +252,7 @@ class Daemon::Impl {
   std::mutex heldMutex_;
   std::string heldHost_;       // under heldMutex_
   uint64_t heldRevision_ = 0;  // under heldMutex_
+  bool holdPending_ = false;   // under heldMutex_: a bundle waits for its scan
   // A new bundle counts as held (what the uploader tells the aggregator) once a full scan that
   // started after it was applied has finished: only then are its paths observed.
   uint64_t scansStarted_ = 0;
@@ -502,6 +503,9 @@ void Daemon::Impl::reload() {
 }
 
 void Daemon::Impl::enforce(LoadedPolicy loaded, const std::string& scanKind) {
+  // A bundle waiting for its scan waits for this policy's scan instead: the one running now
+  // records nothing more (its batches belong to the replaced policy).
+  if (holdAfterScan_) holdAfterScan_ = scansStarted_ + 1;
   if (auto s = recorder_->storeBaseline(loaded.baseline ? &*loaded.baseline : nullptr); !s.ok())
     return fail(s.error());
   loaded.baseline.reset();
@@ -553,6 +557,10 @@ void Daemon::Impl::onRules(RulesFetch fetch) {
       // Written first: a restart right after this uses these rules, never older ones.
       fleet_ = std::move(bundle);
       holdAfterScan_ = scansStarted_ + 1;  // the scan enforce() starts (or queues) below
+      {
+        std::lock_guard lock(heldMutex_);
+        holdPending_ = true;
+      }
       fetchedAtMs_ = fetch.atMs;
       std::string names;
       for (const auto& p : fleet_->bundle.policies)
@@ -582,6 +590,7 @@ void Daemon::Impl::onRules(RulesFetch fetch) {
 
 void Daemon::Impl::noteHeld() {
   std::lock_guard lock(heldMutex_);
+  holdPending_ = false;
   heldHost_ = fleet_ ? fleet_->bundle.hostId : std::string();
   heldRevision_ = fleet_ ? fleet_->bundle.revision : 0;
 }
@@ -813,6 +822,8 @@ void Daemon::Impl::finishScanJob(FullScan* full, bool cancelled) {
   if (holdAfterScan_ && full->seq >= *holdAfterScan_) {
     holdAfterScan_.reset();
     noteHeld();
+    // The uploader tells the aggregator as soon as what this scan found has been sent.
+    if (uploader_) uploader_->wake();
   }
   fullScan_.reset();
   writeAlive();
@@ -1018,6 +1029,10 @@ void Daemon::Impl::startUploader() {
   options.rulesRevision = [this](const std::string& hostId) -> uint64_t {
     std::lock_guard lock(heldMutex_);
     return hostId == heldHost_ ? heldRevision_ : 0;
+  };
+  options.rulesPending = [this](const std::string&) {
+    std::lock_guard lock(heldMutex_);
+    return holdPending_;
   };
   options.onRules = [this](RulesFetch fetch) {
     {

@@ -54,8 +54,9 @@ int64_t unixMs() {
 
 }  // namespace
 
-uint64_t Uploader::fetchRules(HttpsClient& client, const std::string& hostId,
-                              const std::string& rulesKey) {
+void Uploader::fetchRules(HttpsClient& client, const std::string& hostId,
+                          const std::string& rulesKey, uint64_t have) {
+  // `held` decides which bundle is new; `have` is what the aggregator may judge by.
   const uint64_t held = options_.rulesRevision(hostId);
   const auto refused = [&](std::string why) {
     RulesFetch f;
@@ -63,11 +64,10 @@ uint64_t Uploader::fetchRules(HttpsClient& client, const std::string& hostId,
     f.reason = std::move(why);
     f.atMs = unixMs();
     options_.onRules(std::move(f));
-    return uint64_t{0};
   };
-  auto reply = client.post("/v1/rules", wire::encode(wire::RulesRequest{hostId, held}), kProtobuf);
+  auto reply = client.post("/v1/rules", wire::encode(wire::RulesRequest{hostId, have}), kProtobuf);
   // Unreachable: the report that follows says so, and the next one asks again.
-  if (!reply.ok()) return 0;
+  if (!reply.ok()) return;
   if (reply->status != 200 || reply->contentType != kProtobuf) {
     return refused("the aggregator answered HTTP " + std::to_string(reply->status) + ": " +
                    replyText(*reply));
@@ -77,8 +77,7 @@ uint64_t Uploader::fetchRules(HttpsClient& client, const std::string& hostId,
   if (answer->status == wire::RulesStatus::kUnchanged) {
     RulesFetch f;
     f.atMs = unixMs();
-    options_.onRules(std::move(f));
-    return 0;
+    return options_.onRules(std::move(f));
   }
   auto verified = verifyRuleBundle(std::move(answer->bundle), std::move(answer->signature),
                                    rulesKey, hostId, held);
@@ -86,10 +85,8 @@ uint64_t Uploader::fetchRules(HttpsClient& client, const std::string& hostId,
   RulesFetch f;
   f.kind = RulesFetch::Kind::kBundle;
   f.bundle = std::move(verified).value();
-  const uint64_t revision = f.bundle->bundle.revision;
   f.atMs = unixMs();
   options_.onRules(std::move(f));
-  return revision;
 }
 
 Uploader::Uploader(UploaderOptions options, LogFn log)
@@ -156,22 +153,21 @@ void Uploader::run() {
   auto lastRules = Clock::time_point{};
   bool firstRules = false;  // right after an enrollment is loaded, before anything is sent
   bool rulesDue = false;    // after reports
-  // After a new bundle: ask again once the daemon holds it and nothing is left to send, so that
-  // the aggregator learns the agent observes its paths (until then it does not judge what the
-  // agent has not reported as absent) without waiting for a heartbeat.
-  constexpr auto kNoConfirm = Clock::time_point::max();
-  Clock::time_point confirmRulesAt = kNoConfirm;
-  uint64_t confirmRevision = 0;
+  // What the agent tells the aggregator it holds: the daemon's revision, once everything it
+  // observed under it has been sent (read before an empty outbox was found). Until then the
+  // aggregator does not judge what the agent has not reported as absent.
+  uint64_t reported = 0;
+  uint64_t lastSaid = 0;
   const bool wantRules = options_.onRules && options_.rulesRevision;
   const auto canAskRules = [&] {
-    return wantRules && identity && !identity->rulesPublicKey.empty();
+    return wantRules && identity && !identity->rulesPublicKey.empty() &&
+           !(options_.rulesPending && options_.rulesPending(identity->hostId));
   };
-  const auto askRules = [&] {
+  const auto askRules = [&](uint64_t have) {
     firstRules = rulesDue = false;
     lastRules = Clock::now();
-    confirmRulesAt = kNoConfirm;
-    confirmRevision = fetchRules(*client, identity->hostId, identity->rulesPublicKey);
-    if (confirmRevision != 0) confirmRulesAt = lastRules + kRulesEvery;
+    lastSaid = have;
+    fetchRules(*client, identity->hostId, identity->rulesPublicKey, have);
   };
 
   const auto setClient = [&](std::unique_ptr<HttpsClient> c) {
@@ -237,7 +233,7 @@ void Uploader::run() {
           setClient(std::make_unique<HttpsClient>(o));
           firstRules = true;
           rulesDue = false;
-          confirmRulesAt = kNoConfirm;
+          reported = lastSaid = 0;
           backoff = milliseconds(0);
           lastFailure.clear();
           log_("info", "reporting to " + identity->server.str() + " as host " + identity->hostId);
@@ -263,7 +259,7 @@ void Uploader::run() {
     // whose outbox never empties (a steady stream of changes) still asks now and then.
     if (canAskRules() &&
         (firstRules || (rulesDue && Clock::now() - lastRules >= kRulesEvenWhenBusy))) {
-      askRules();
+      askRules(std::min(options_.rulesRevision(identity->hostId), reported));
       if (stopping()) break;
     }
 
@@ -284,6 +280,9 @@ void Uploader::run() {
 
     const bool heartbeatDue = Clock::now() - lastReport >= options_.heartbeatInterval;
     const BatchSigner signer{identity->hostId, &*key, options_.agentVersion};
+    // Read before the outbox: what the daemon observed under this revision is in the outbox by
+    // the time it holds it, so an empty outbox afterwards means it has all been sent.
+    const uint64_t heldBefore = wantRules ? options_.rulesRevision(identity->hostId) : 0;
     auto batch = queue.next(signer, heartbeatDue);
     if (!batch.ok()) {
       log_("error", "cannot build a report: " + batch.error().describe());
@@ -292,26 +291,18 @@ void Uploader::run() {
     }
     if (!*batch) {
       // Nothing left to send: what the agent observed under the rules it holds has been
-      // reported, so the revision it names now is one the aggregator may judge by.
-      if (canAskRules()) {
-        bool confirmDue = confirmRulesAt != kNoConfirm && Clock::now() >= confirmRulesAt;
-        if (confirmDue && options_.rulesRevision(identity->hostId) < confirmRevision) {
-          // Not held (refused, or not applied yet): the regular requests carry on.
-          confirmRulesAt = kNoConfirm;
-          confirmDue = false;
-        }
-        if (rulesDue || confirmDue ||
-            Clock::now() - lastRules >= std::max(options_.heartbeatInterval, kRulesEvery)) {
-          askRules();
-          if (stopping()) break;
-          continue;
-        }
+      // reported, so the revision it names now is one the aggregator may judge by. A revision
+      // held since the last request is said at once.
+      reported = heldBefore;
+      if (canAskRules() &&
+          (rulesDue || reported != lastSaid ||
+           Clock::now() - lastRules >= std::max(options_.heartbeatInterval, kRulesEvery))) {
+        askRules(reported);
+        if (stopping()) break;
+        continue;
       }
-      auto wait = std::chrono::duration_cast<milliseconds>(options_.heartbeatInterval -
-                                                           (Clock::now() - lastReport));
-      if (confirmRulesAt != kNoConfirm && canAskRules())
-        wait =
-            std::min(wait, std::chrono::duration_cast<milliseconds>(confirmRulesAt - Clock::now()));
+      const auto wait = std::chrono::duration_cast<milliseconds>(options_.heartbeatInterval -
+                                                                 (Clock::now() - lastReport));
       if (waitForWork(std::max(wait, milliseconds(1)))) pause(options_.batchDelay);
       continue;
     }

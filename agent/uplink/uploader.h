@@ -56,7 +56,11 @@ struct UploaderOptions {
   // (0 when its rules are another host's: an enrollment made while it runs). Called on the
   // uploader's thread. Both may be empty: no rules are asked for.
   std::function<void(RulesFetch)> onRules;
+  // The revision the daemon holds: applied, and observed by a full scan under it.
   std::function<uint64_t(const std::string& hostId)> rulesRevision;
+  // True while a bundle is applied but its scan has not finished: asking again would only fetch
+  // the same bundle. May be empty.
+  std::function<bool(const std::string& hostId)> rulesPending;
 };
 
 class Uploader {
@@ -82,9 +86,9 @@ class Uploader {
   // Sleeps unless stopped; wake-ups do not cut it short.
   void pause(std::chrono::milliseconds duration);
   // One request for fleet rules with the session's client and identity.
-  // The revision of a new bundle in the answer (the daemon applies it and observes its paths),
-  // else 0.
-  uint64_t fetchRules(HttpsClient& client, const std::string& hostId, const std::string& rulesKey);
+  // Asks for the host's rules, saying it holds `have`, and hands the answer to the daemon.
+  void fetchRules(HttpsClient& client, const std::string& hostId, const std::string& rulesKey,
+                  uint64_t have);
 
   UploaderOptions options_;
   LogFn log_;

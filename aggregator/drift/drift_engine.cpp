@@ -462,17 +462,12 @@ Status DriftEngine::onResourcesChanged(const HostRecord& host,
                   DriftDirection::kManaged, now, true);
 }
 
-Status DriftEngine::onHostReplaced(const HostRecord& host, int64_t now,
-                                   const std::vector<std::string>& dropped) {
+Status DriftEngine::onHostReplaced(const HostRecord& host, int64_t now) {
   if (auto s = desired_.refresh(store_); !s.ok()) return s;
   auto resources = covered(host, desired_.selecting(host.labels));
   if (!resources.ok()) return resources.error();
-  // A snapshot lists what is present: what it lacks is absent only if the agent observes it,
-  // except what it reported before and no longer has, which it did observe.
-  const std::set<std::string> gone(dropped.begin(), dropped.end());
-  for (const auto& r : gone)
-    resources->erase(r);
-  if (auto s = evaluate(host, gone, DriftDirection::kManaged, now, false); !s.ok()) return s;
+  // A snapshot lists what is present: what it lacks is absent only if the agent observes it.
+  // (What it lacks can also be what the agent stopped observing: a snapshot cannot tell.)
   auto behind = rulesBehind(host);
   if (!behind.ok()) return behind.error();
   return evaluate(host, *resources, DriftDirection::kManaged, now, *behind);

@@ -113,10 +113,8 @@ class DriftEngine {
   // observing, which stay unjudged when gone. `now` is the aggregator's clock, ms.
   Status onResourcesChanged(const HostRecord& host, const std::vector<std::string>& resources,
                             int64_t now, const std::vector<std::string>& unobserved = {});
-  // After a snapshot replaced the host's stored state; `dropped`: what the host had reported and
-  // the snapshot no longer has (observed gone, judged even while its rules are behind).
-  Status onHostReplaced(const HostRecord& host, int64_t now,
-                        const std::vector<std::string>& dropped = {});
+  // After a snapshot replaced the host's stored state.
+  Status onHostReplaced(const HostRecord& host, int64_t now);
   // After the host's agent said it holds the newest fleet rules (host.rulesRevision): what it
   // never reported is now absent, not unobserved, so everything its policies cover is judged.
   Status onRulesCaughtUp(const HostRecord& host, int64_t now);

@@ -193,7 +193,6 @@ HttpResponse ReportProcessor::process(const HttpRequest& request) {
   std::string mismatch;
   std::vector<std::string> touched;     // by a delta batch: what the drift engine judges again
   std::vector<std::string> unobserved;  // of those, what the agent stopped observing
-  std::vector<std::string> dropped;     // what a snapshot no longer has
   std::map<std::string, std::string> lastState;  // a delta batch's last state per resource
   bool replaced = false;  // by a snapshot's last part: everything is judged again
   const auto failed = [&](const Error& e) {
@@ -242,7 +241,6 @@ HttpResponse ReportProcessor::process(const HttpRequest& request) {
           if (auto s = store_.appendHistory(h.id, current[i].first, "absent", now, batch->seq, now);
               !s.ok())
             return failed(s.error());
-          dropped.push_back(current[i].first);
           ++i;
         }
         const bool same = i < current.size() && current[i].first == resource &&
@@ -262,7 +260,6 @@ HttpResponse ReportProcessor::process(const HttpRequest& request) {
         if (auto s = store_.appendHistory(h.id, current[i].first, "absent", now, batch->seq, now);
             !s.ok())
           return failed(s.error());
-        dropped.push_back(current[i].first);
       }
       if (auto s = store_.clearStaging(h.id); !s.ok()) return failed(s.error());
       h.snapshotNext.reset();
@@ -300,7 +297,7 @@ HttpResponse ReportProcessor::process(const HttpRequest& request) {
   }
 
   // In this report's savepoint: the drift commits with the state it was judged from, or not.
-  if (auto s = replaced ? drift_.onHostReplaced(h, now, dropped)
+  if (auto s = replaced ? drift_.onHostReplaced(h, now)
                         : drift_.onResourcesChanged(h, touched, now, unobserved);
       !s.ok())
     return failed(s.error());
