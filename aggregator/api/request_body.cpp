@@ -90,6 +90,9 @@ Result<json> parseJson(std::string_view contentType, std::string_view body, size
     return makeError(ErrorCode::kInvalidInput,
                      "send the request body as Content-Type: application/json",
                      "Content-Type " + escapeBytes(contentType.substr(0, 100)));
+  // JSON text holds no NUL byte; the parser would stop at one and take what came before.
+  if (body.find('\0') != std::string_view::npos)
+    return makeError(ErrorCode::kInvalidInput, "the request body is not valid JSON (a NUL byte)");
   ShapeCheck shape(maxDepth, maxValues);
   if (!json::sax_parse(body, &shape)) {
     if (shape.exceeded())

@@ -340,6 +340,9 @@ TEST_CASE("request bodies: strict JSON objects of strings") {
   CHECK_FALSE(RequestBody::parse("application/json", R"({"by":{"a":"b"}})", {"by"}).ok());
   CHECK_FALSE(RequestBody::parse("application/json", R"({"by":null})", {"by"}).ok());
   CHECK_FALSE(RequestBody::parse("application/json", "\"x\"", {"by"}).ok());
+  // A NUL byte ends nothing: the bytes after it are not ignored.
+  CHECK_FALSE(
+      RequestBody::parse("application/json", std::string("{}\0{\"by\":\"x\"}", 14), {"by"}).ok());
   CHECK_FALSE(RequestBody::parse("application/json", "{\"by\":\"\xff\"}", {"by"}).ok());
   CHECK_FALSE(RequestBody::parse("application/json",
                                  R"({"by":")" + std::string(kMaxFieldBytes + 1, 'a') + R"("})",
