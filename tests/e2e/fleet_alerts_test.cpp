@@ -53,10 +53,7 @@ void fleetSetup(TempDir& work, Aggregator& agg) {
 }
 
 void waitInSync(const TempDir& work) {
-  REQUIRE(waitFor([&] {
-    const auto s = agentStatus(work.at("state"));
-    return !s.is_null() && s["uplink"]["in_sync"] == true && s["uplink"]["acked_seq"] != 0;
-  }));
+  REQUIRE(waitFor([&] { return agentInSync(work.at("state")); }));
 }
 
 json driftOf(const Aggregator& agg, const std::string& resource) {

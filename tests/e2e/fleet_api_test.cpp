@@ -81,10 +81,7 @@ TEST_CASE("fleet: the admin API and the CLI's --server mode over real TLS") {
   AgentDaemon daemon(work, work.at("root"), "batch_delay: 50ms\nretry_max: 1s\n");
   daemon.start();
   // In sync first, so that the change arrives as a delta (managed drift) after the snapshot.
-  REQUIRE(waitFor([&] {
-    const auto s = agentStatus(work.at("state"));
-    return !s.is_null() && s["uplink"]["in_sync"] == true && s["uplink"]["acked_seq"] != 0;
-  }));
+  REQUIRE(waitFor([&] { return agentInSync(work.at("state")); }));
   REQUIRE(::chmod(work.at("root/etc/motd").c_str(), 0600) == 0);
   REQUIRE(waitFor([&] { return agg.adminJson({"drift", "list"}).size() == 1; }));
 

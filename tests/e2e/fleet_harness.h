@@ -176,6 +176,13 @@ inline nlohmann::json agentStatus(const std::string& stateDir) {
   return nlohmann::json::parse(r.out);
 }
 
+// Whether the enrolled agent in `stateDir` reported and was acknowledged, with nothing left to
+// send: a change made after this arrives as a delta, after the snapshot.
+inline bool agentInSync(const std::string& stateDir) {
+  const auto s = agentStatus(stateDir);
+  return !s.is_null() && s["uplink"]["in_sync"] == true && s["uplink"]["acked_seq"] != 0;
+}
+
 // Speaks the report protocol with an enrolled agent's identity (mutual TLS with its
 // certificate), sending whatever bytes a test hands it.
 class RawReporter {

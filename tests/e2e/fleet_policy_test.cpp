@@ -56,10 +56,7 @@ TEST_CASE(
   AgentDaemon daemon(work, work.at("root"), "batch_delay: 50ms\nretry_max: 1s\n");
   daemon.start();
   // The host is in sync: nothing drifts (and the db policy does not select this host).
-  REQUIRE(waitFor([&] {
-    const auto s = agentStatus(work.at("state"));
-    return !s.is_null() && s["uplink"]["in_sync"] == true && s["uplink"]["acked_seq"] != 0;
-  }));
+  REQUIRE(waitFor([&] { return agentInSync(work.at("state")); }));
   const std::string hostId = agentStatus(work.at("state"))["uplink"]["host_id"];
   // Open drift only: the first snapshot can be taken before the agent's start-up scan recorded
   // the file, so an item may have opened and resolved while the first reports arrived.

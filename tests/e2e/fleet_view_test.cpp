@@ -58,10 +58,7 @@ TEST_CASE("fleet view: sign in, read the fleet, ack and accept in Chromium") {
   AgentDaemon daemon(work, work.at("root"), "batch_delay: 50ms\nretry_max: 1s\n");
   daemon.start();
   // In sync first, so that the change arrives as a delta (managed drift) after the snapshot.
-  REQUIRE(waitFor([&] {
-    const auto s = agentStatus(work.at("state"));
-    return !s.is_null() && s["uplink"]["in_sync"] == true && s["uplink"]["acked_seq"] != 0;
-  }));
+  REQUIRE(waitFor([&] { return agentInSync(work.at("state")); }));
   for (const auto& f : files)
     REQUIRE(::chmod(work.at("root" + f).c_str(), 0600) == 0);
   REQUIRE(waitFor([&] {
